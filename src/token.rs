@@ -1,0 +1,575 @@
+//! Strict parsing of compact JWS (RFC 7515 §7.1) and of JWT claims.
+//!
+//! Nothing here verifies anything: this module turns untrusted text into a
+//! header, a payload and a signature, refusing every form that a lenient
+//! parser would let through. The rules, in the order they are applied:
+//!
+//! 1. The token is at most the size limit (default 16 KiB), checked before
+//!    anything is decoded.
+//! 2. Exactly three segments separated by `.`.
+//! 3. Each segment is base64url without padding, without `+`, `/` or `=`,
+//!    and without non-zero trailing bits (one encoding per byte string).
+//! 4. The header is a JSON object without duplicate member names, with a
+//!    string `alg` naming a supported algorithm, a string `kid` of at most
+//!    [`MAX_KEY_ID_BYTES`] bytes if any, and no `crit` (this crate
+//!    implements no critical extension) and no `b64` other than `true`.
+//! 5. For a JWT, the payload is a JSON object without duplicate member names.
+//!
+//! Header members that carry keys or key locations (`jwk`, `jku`, `x5u`,
+//! `x5c`) are kept in [`Header::members`] for inspection but never used:
+//! keys come only from the issuer's discovered key set.
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde_json::{Map, Value};
+
+use crate::algorithm::Algorithm;
+use crate::error::{Error, TokenPart, quoted};
+use crate::json;
+
+/// The default limit on a token's length, in bytes.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The longest `kid` accepted in a token header, in bytes.
+pub const MAX_KEY_ID_BYTES: usize = 256;
+
+/// base64url as JOSE requires it: URL-safe alphabet, no padding, and no
+/// non-canonical trailing bits.
+pub(crate) const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
+
+/// A token's protected header, parsed strictly.
+#[derive(Clone, Debug)]
+pub struct Header {
+    algorithm: Algorithm,
+    key_id: Option<String>,
+    media_type: Option<String>,
+    content_type: Option<String>,
+    members: Map<String, Value>,
+}
+
+/// A compact JWS split and decoded, nothing verified.
+#[derive(Debug)]
+pub(crate) struct Jws<'a> {
+    pub(crate) header: Header,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) signature: Vec<u8>,
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the
+    /// signature covers (RFC 7515 §5.2 step 8).
+    pub(crate) signing_input: &'a [u8],
+}
+
+/// A JWT whose header and claims have been parsed but **not verified**.
+///
+/// Use it to look at a token's `iss` and `kid` before fetching keys; never
+/// trust anything it says until a [`KeySet`](crate::KeySet) or a
+/// [`KeyRegistryHandle`](crate::KeyRegistryHandle) has verified it.
+#[derive(Debug)]
+pub struct UnverifiedToken<'a> {
+    pub(crate) jws: Jws<'a>,
+    pub(crate) claims: Map<String, Value>,
+}
+
+impl Header {
+    /// The signature algorithm (`alg`).
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key identifier (`kid`), if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    /// The media type of the whole token (`typ`), if any.
+    pub fn media_type(&self) -> Option<&str> {
+        self.media_type.as_deref()
+    }
+
+    /// The media type of the payload (`cty`), if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// Every header member as received, including those this crate ignores.
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.members
+    }
+
+    fn from_members(members: Map<String, Value>) -> Result<Header, Error> {
+        let malformed = |reason: &str| Error::MalformedToken {
+            part: TokenPart::Header,
+            reason: reason.to_owned(),
+        };
+
+        let algorithm = match members.get("alg") {
+            Some(Value::String(name)) => Algorithm::from_name(name)?,
+            Some(_) => return Err(malformed("\"alg\" is not a string")),
+            None => return Err(malformed("\"alg\" is missing")),
+        };
+        let key_id = optional_string(&members, "kid").map_err(malformed)?;
+        if key_id
+            .as_ref()
+            .is_some_and(|kid| kid.len() > MAX_KEY_ID_BYTES)
+        {
+            return Err(malformed("\"kid\" is longer than 256 bytes"));
+        }
+        let media_type = optional_string(&members, "typ").map_err(malformed)?;
+        let content_type = optional_string(&members, "cty").map_err(malformed)?;
+
+        // This crate implements no critical extension, so any name listed in
+        // `crit` must be refused (RFC 7515 §4.1.11).
+        match members.get("crit") {
+            None => {}
+            Some(Value::Array(names)) => {
+                let first = names
+                    .first()
+                    .ok_or_else(|| malformed("\"crit\" is empty"))?;
+                let name = first
+                    .as_str()
+                    .ok_or_else(|| malformed("\"crit\" holds a non-string"))?;
+                return Err(Error::UnsupportedCritical { name: quoted(name) });
+            }
+            Some(_) => return Err(malformed("\"crit\" is not an array")),
+        }
+        // An unencoded payload (RFC 7797) changes what the signature covers;
+        // only the default, `true`, is accepted.
+        match members.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(_) => {
+                return Err(Error::UnsupportedCritical {
+                    name: "b64".to_owned(),
+                });
+            }
+        }
+
+        Ok(Header {
+            algorithm,
+            key_id,
+            media_type,
+            content_type,
+            members,
+        })
+    }
+}
+
+impl<'a> Jws<'a> {
+    /// Splits and decodes a compact JWS, applying rules 1 to 4 of the module
+    /// docs.
+    pub(crate) fn parse(token: &'a str, max_bytes: usize) -> Result<Jws<'a>, Error> {
+        // Size first: nothing is decoded or even scanned beyond this point
+        // for an oversized token.
+        if token.len() > max_bytes {
+            return Err(Error::TokenTooLarge {
+                len: token.len(),
+                max: max_bytes,
+            });
+        }
+
+        let malformed = |reason: &str| Error::MalformedToken {
+            part: TokenPart::Token,
+            reason: reason.to_owned(),
+        };
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(malformed("a compact JWS has exactly three segments"));
+        };
+
+        let header_bytes = decode_segment(header_b64, TokenPart::Header)?;
+        let payload = decode_segment(payload_b64, TokenPart::Claims)?;
+        let signature = decode_segment(signature_b64, TokenPart::Signature)?;
+
+        let members =
+            json::parse_object(&header_bytes).map_err(|reason| Error::MalformedToken {
+                part: TokenPart::Header,
+                reason,
+            })?;
+        let header = Header::from_members(members)?;
+
+        let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        Ok(Jws {
+            header,
+            payload,
+            signature,
+            signing_input,
+        })
+    }
+}
+
+impl<'a> UnverifiedToken<'a> {
+    /// Parses a JWT in compact form with the default size limit of
+    /// [`DEFAULT_MAX_TOKEN_BYTES`], verifying nothing.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::TokenTooLarge`] beyond the size limit;
+    /// - [`Error::MalformedToken`] for a wrong segment count, bad base64url,
+    ///   a header or claims that are not strict JSON objects, or header
+    ///   members of the wrong type;
+    /// - [`Error::UnsupportedAlgorithm`] for `none`, `HS*`, `ES512` or an
+    ///   unknown `alg`;
+    /// - [`Error::UnsupportedCritical`] for any `crit` or `b64: false`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use jwks_registry::UnverifiedToken;
+    ///
+    /// // {"alg":"ES256","kid":"k1"} . {"iss":"https://issuer.example"} . (signature)
+    /// let token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.\
+    ///              eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIn0.AAAA";
+    /// let unverified = UnverifiedToken::parse(token)?;
+    /// assert_eq!(unverified.issuer(), Some("https://issuer.example"));
+    /// assert_eq!(unverified.key_id(), Some("k1"));
+    /// # Ok::<(), jwks_registry::Error>(())
+    /// ```
+    pub fn parse(token: &'a str) -> Result<UnverifiedToken<'a>, Error> {
+        UnverifiedToken::parse_with_limit(token, DEFAULT_MAX_TOKEN_BYTES)
+    }
+
+    /// Parses like [`UnverifiedToken::parse`] with a size limit of
+    /// `max_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnverifiedToken::parse`].
+    pub fn parse_with_limit(
+        token: &'a str,
+        max_bytes: usize,
+    ) -> Result<UnverifiedToken<'a>, Error> {
+        let jws = Jws::parse(token, max_bytes)?;
+        let claims = json::parse_object(&jws.payload).map_err(|reason| Error::MalformedToken {
+            part: TokenPart::Claims,
+            reason,
+        })?;
+        Ok(UnverifiedToken { jws, claims })
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &Header {
+        &self.jws.header
+    }
+
+    /// The claims, unverified.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// The `iss` claim if it is a string, unverified.
+    pub fn issuer(&self) -> Option<&str> {
+        self.claims.get("iss").and_then(Value::as_str)
+    }
+
+    /// The header's `kid`, unverified.
+    pub fn key_id(&self) -> Option<&str> {
+        self.jws.header.key_id()
+    }
+}
+
+fn decode_segment(segment: &str, part: TokenPart) -> Result<Vec<u8>, Error> {
+    BASE64URL
+        .decode(segment)
+        .map_err(|err| Error::MalformedToken {
+            part,
+            reason: format!("invalid base64url: {err}"),
+        })
+}
+
+fn optional_string(
+    members: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, &'static str> {
+    match members.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(match name {
+            "kid" => "\"kid\" is not a string",
+            "typ" => "\"typ\" is not a string",
+            "cty" => "\"cty\" is not a string",
+            _ => unreachable!("optional_string is only called for kid, typ and cty"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        BASE64URL.encode(bytes)
+    }
+
+    fn token(header: &str, claims: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            b64(header.as_bytes()),
+            b64(claims.as_bytes()),
+            b64(b"sig")
+        )
+    }
+
+    fn parse(token: &str) -> Result<UnverifiedToken<'_>, Error> {
+        UnverifiedToken::parse(token)
+    }
+
+    /// A well-formed token yields its header, claims and signing input.
+    #[test]
+    fn parses_a_valid_token() {
+        let text = token(
+            r#"{"alg":"RS256","kid":"k","typ":"JWT"}"#,
+            r#"{"iss":"https://a"}"#,
+        );
+        let parsed = parse(&text).unwrap();
+        assert_eq!(parsed.header().algorithm(), Algorithm::RS256);
+        assert_eq!(parsed.key_id(), Some("k"));
+        assert_eq!(parsed.header().media_type(), Some("JWT"));
+        assert_eq!(parsed.issuer(), Some("https://a"));
+        assert_eq!(parsed.jws.signature, b"sig");
+        let dot = text.rfind('.').unwrap();
+        assert_eq!(parsed.jws.signing_input, &text.as_bytes()[..dot]);
+    }
+
+    /// Anything but three segments is refused, including JWE's five.
+    #[test]
+    fn segment_count() {
+        let good = token(r#"{"alg":"RS256"}"#, "{}");
+        for text in [
+            String::new(),
+            ".".into(),
+            "..".replace("..", "a.b"),
+            format!("{good}."),
+            format!("{good}.x.y"),
+            good.replacen('.', "", 1),
+        ] {
+            let err = parse(&text).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::MalformedToken {
+                        part: TokenPart::Token,
+                        ..
+                    }
+                ) || matches!(err, Error::MalformedToken { .. }),
+                "{text:?}: {err}"
+            );
+        }
+        let err = parse("a.b.c.d.e").unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MalformedToken {
+                part: TokenPart::Token,
+                ..
+            }
+        ));
+    }
+
+    /// Padding, the standard alphabet, whitespace and non-canonical trailing
+    /// bits are all refused.
+    #[test]
+    fn strict_base64url() {
+        let header = b64(br#"{"alg":"RS256"}"#);
+        let claims = b64(b"{}");
+        // "e30" is "{}"; "e31" decodes to the same bytes with non-zero
+        // trailing bits.
+        assert_eq!(claims, "e30");
+        for bad_claims in ["e30=", "e31", "e3+", "e3/", " e30", "e30\n", "e3%"] {
+            let text = format!("{header}.{bad_claims}.c2ln");
+            let err = parse(&text).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::MalformedToken {
+                        part: TokenPart::Claims,
+                        ..
+                    }
+                ),
+                "{bad_claims:?}: {err}"
+            );
+        }
+        // "c2k" is "si"; "c2l" decodes to the same bytes with trailing bits
+        // set.
+        assert!(parse(&format!("{header}.{claims}.c2k")).is_ok());
+        let err = parse(&format!("{header}.{claims}.c2l")).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MalformedToken {
+                part: TokenPart::Signature,
+                ..
+            }
+        ));
+    }
+
+    /// The size cap applies before any decoding, so a megabyte of dots is
+    /// refused for its size, not its shape.
+    #[test]
+    fn size_cap_first() {
+        let dots = ".".repeat(1 << 20);
+        assert!(
+            matches!(parse(&dots).unwrap_err(), Error::TokenTooLarge { len, .. } if len == 1 << 20)
+        );
+        let text = token(
+            r#"{"alg":"RS256"}"#,
+            &format!(r#"{{"x":"{}"}}"#, "a".repeat(20_000)),
+        );
+        assert!(matches!(
+            parse(&text).unwrap_err(),
+            Error::TokenTooLarge { .. }
+        ));
+        assert!(UnverifiedToken::parse_with_limit(&text, 64 * 1024).is_ok());
+    }
+
+    /// A duplicate `alg` cannot smuggle a second algorithm.
+    #[test]
+    fn duplicate_alg() {
+        let text = token(r#"{"alg":"RS256","alg":"none"}"#, "{}");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::MalformedToken {
+                    part: TokenPart::Header,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = token(r#"{"alg":"RS256"}"#, r#"{"iss":"a","iss":"b"}"#);
+        assert!(matches!(
+            parse(&text).unwrap_err(),
+            Error::MalformedToken {
+                part: TokenPart::Claims,
+                ..
+            }
+        ));
+    }
+
+    /// Header and claims must be JSON objects.
+    #[test]
+    fn objects_only() {
+        for (header, claims) in [
+            ("[]", "{}"),
+            ("\"x\"", "{}"),
+            (r#"{"alg":"RS256"}"#, "[]"),
+            (r#"{"alg":"RS256"}"#, "foo"),
+        ] {
+            assert!(matches!(
+                parse(&token(header, claims)).unwrap_err(),
+                Error::MalformedToken { .. }
+            ));
+        }
+    }
+
+    /// `none` in every spelling and `HS*` are refused before anything else
+    /// happens.
+    #[test]
+    fn refused_algorithms() {
+        for alg in [
+            "none", "None", "NONE", "nOnE", "HS256", "HS384", "HS512", "ES512", "XYZ",
+        ] {
+            let text = token(&format!(r#"{{"alg":"{alg}"}}"#), "{}");
+            assert!(
+                matches!(
+                    parse(&text).unwrap_err(),
+                    Error::UnsupportedAlgorithm { .. }
+                ),
+                "{alg}"
+            );
+        }
+        for header in [r#"{}"#, r#"{"alg":null}"#, r#"{"alg":["RS256"]}"#] {
+            assert!(matches!(
+                parse(&token(header, "{}")).unwrap_err(),
+                Error::MalformedToken { .. }
+            ));
+        }
+    }
+
+    /// Any `crit` is refused, as is `b64` other than `true`.
+    #[test]
+    fn critical_extensions() {
+        for header in [
+            r#"{"alg":"RS256","crit":["exp"]}"#,
+            r#"{"alg":"RS256","crit":["b64"],"b64":false}"#,
+            r#"{"alg":"RS256","b64":false}"#,
+            r#"{"alg":"RS256","b64":"false"}"#,
+        ] {
+            let err = parse(&token(header, "{}")).unwrap_err();
+            assert!(
+                matches!(err, Error::UnsupportedCritical { .. }),
+                "{header}: {err}"
+            );
+        }
+        for header in [
+            r#"{"alg":"RS256","crit":[]}"#,
+            r#"{"alg":"RS256","crit":"exp"}"#,
+        ] {
+            assert!(matches!(
+                parse(&token(header, "{}")).unwrap_err(),
+                Error::MalformedToken { .. }
+            ));
+        }
+        assert!(parse(&token(r#"{"alg":"RS256","b64":true}"#, "{}")).is_ok());
+    }
+
+    /// `kid` is a bounded string.
+    #[test]
+    fn key_id_rules() {
+        let long = "k".repeat(MAX_KEY_ID_BYTES + 1);
+        let text = token(&format!(r#"{{"alg":"RS256","kid":"{long}"}}"#), "{}");
+        assert!(matches!(
+            parse(&text).unwrap_err(),
+            Error::MalformedToken { .. }
+        ));
+        let text = token(r#"{"alg":"RS256","kid":7}"#, "{}");
+        assert!(matches!(
+            parse(&text).unwrap_err(),
+            Error::MalformedToken { .. }
+        ));
+        let fits = "k".repeat(MAX_KEY_ID_BYTES);
+        assert!(
+            parse(&token(
+                &format!(r#"{{"alg":"RS256","kid":"{fits}"}}"#),
+                "{}"
+            ))
+            .is_ok()
+        );
+    }
+
+    /// Deeply nested claims are an error, not a stack overflow.
+    #[test]
+    fn deep_nesting() {
+        let claims = format!("{{\"a\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        let text = token(r#"{"alg":"RS256"}"#, &claims);
+        let err = UnverifiedToken::parse_with_limit(&text, 1 << 20).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MalformedToken {
+                part: TokenPart::Claims,
+                ..
+            }
+        ));
+    }
+
+    /// Non-UTF-8 JSON is refused.
+    #[test]
+    fn invalid_utf8() {
+        let text = format!(
+            "{}.{}.c2ln",
+            b64(br#"{"alg":"RS256"}"#),
+            b64(b"{\"a\":\"\xff\"}")
+        );
+        assert!(matches!(
+            parse(&text).unwrap_err(),
+            Error::MalformedToken { .. }
+        ));
+    }
+}
