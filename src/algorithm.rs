@@ -17,10 +17,6 @@ use crate::error::{Error, quoted};
 /// RFC 9864).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-#[expect(
-    clippy::upper_case_acronyms,
-    reason = "the JOSE registry spells these names in capitals"
-)]
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,

@@ -12,6 +12,7 @@
 //! that an error can be logged without letting a client write into the log.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest piece of untrusted text an error message or a log line
@@ -21,8 +22,9 @@ pub(crate) const MAX_QUOTED_CHARS: usize = 64;
 /// Everything that can go wrong while verifying a token or fetching keys.
 ///
 /// The `Display` form is one lowercase line without the cause; the cause, if
-/// any, is available through [`std::error::Error::source`].
-#[derive(Debug)]
+/// any, is available through [`std::error::Error::source`]. Errors are cheap
+/// to clone, so that one failed fetch can answer every caller waiting on it.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The token is longer than the configured limit; nothing was decoded.
@@ -157,7 +159,7 @@ pub enum Error {
     /// The verified claims could not be deserialized into the caller's type.
     ClaimsType {
         /// The deserialization error.
-        source: serde_json::Error,
+        source: Arc<serde_json::Error>,
     },
     /// A URL is not acceptable: not `https` (and `allow_http` is off), not
     /// absolute, or carrying credentials.
@@ -173,7 +175,7 @@ pub enum Error {
         /// The URL requested.
         url: String,
         /// The underlying failure.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// The server answered with a status other than 200 (redirects are never
     /// followed and end here too).
@@ -384,7 +386,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::ClaimsType { source } => Some(source),
+            Error::ClaimsType { source } => Some(source.as_ref()),
             Error::Http { source, .. } => Some(source.as_ref()),
             _ => None,
         }
@@ -581,7 +583,9 @@ mod tests {
             ),
             (
                 Error::ClaimsType {
-                    source: serde_json::from_str::<u8>("\"x\"").expect_err("a string is no u8"),
+                    source: Arc::new(
+                        serde_json::from_str::<u8>("\"x\"").expect_err("a string is no u8"),
+                    ),
                 },
                 "claims do not fit the requested type",
             ),
@@ -595,7 +599,7 @@ mod tests {
             (
                 Error::Http {
                     url: "https://a/x".into(),
-                    source: Box::new(io),
+                    source: Arc::new(io),
                 },
                 "request to https://a/x failed",
             ),
@@ -648,7 +652,7 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let error = Error::Http {
             url: "https://a".into(),
-            source: Box::new(io),
+            source: Arc::new(io),
         };
         assert_eq!(
             error.source().map(|s| s.to_string()).as_deref(),

@@ -406,6 +406,17 @@ impl KeySet {
     ///   verify `alg`;
     /// - [`Error::AmbiguousKey`] when several candidates fit.
     pub fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Arc<VerifyingKey>, Error> {
+        self.select(kid, Some(alg))
+    }
+
+    /// As [`KeySet::find`]; without an algorithm, any key with the `kid`
+    /// fits.
+    pub(crate) fn select(
+        &self,
+        kid: Option<&str>,
+        alg: Option<Algorithm>,
+    ) -> Result<&Arc<VerifyingKey>, Error> {
+        let fits = |key: &&Arc<VerifyingKey>| alg.is_none_or(|alg| key.supports(alg));
         let mut named = self
             .keys
             .iter()
@@ -417,18 +428,20 @@ impl KeySet {
                 kid: kid.map(quoted),
             });
         };
-        let mut fitting = named.filter(|key| key.supports(alg));
-        match (fitting.next(), fitting.next()) {
-            (Some(key), None) => Ok(key),
-            (Some(_), Some(_)) => Err(Error::AmbiguousKey {
+        let mut fitting = named.filter(fits);
+        match (fitting.next(), fitting.next(), alg) {
+            (Some(key), None, _) => Ok(key),
+            (Some(_), Some(_), _) => Err(Error::AmbiguousKey {
                 kid: kid.map(quoted),
             }),
             // A named key that exists but does not fit says why; without a
             // kid there is simply no key for this algorithm.
-            (None, _) if kid.is_some() => Err(first_named.check_fits(alg).unwrap_err()),
-            (None, _) => Err(Error::KeyNotFound {
+            (None, _, Some(alg)) if kid.is_some() => Err(first_named
+                .check_fits(alg)
+                .expect_err("no key fits, so the first named one does not")),
+            (None, _, _) => Err(Error::KeyNotFound {
                 issuer: None,
-                kid: None,
+                kid: kid.map(quoted),
             }),
         }
     }

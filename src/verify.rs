@@ -72,7 +72,9 @@ impl Verified {
     /// # Ok(()) }
     /// ```
     pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.inner.payload).map_err(|source| Error::ClaimsType { source })
+        serde_json::from_slice(&self.inner.payload).map_err(|source| Error::ClaimsType {
+            source: Arc::new(source),
+        })
     }
 
     /// The key that verified the signature.
