@@ -7,6 +7,8 @@
 //! one issuer could publish keys in another's name. Its `jwks_uri` must be
 //! an absolute `https` URL.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use crate::error::{Error, quoted};
 use crate::json;
 
@@ -53,6 +55,78 @@ pub(crate) fn check_issuer(issuer: &str, allow_http: bool) -> Result<http::Uri, 
     Ok(uri)
 }
 
+/// Refuses a URL whose host is, or resolves to, an address that is not
+/// public (loopback, private, link-local, unique local, shared, multicast,
+/// unspecified or reserved).
+///
+/// This looks the name up once before the request; the HTTP client looks it
+/// up again to connect, so a name whose answers change between the two
+/// (DNS rebinding) is not fully covered.
+pub(crate) async fn check_public_host(uri: &http::Uri) -> Result<(), Error> {
+    let host = uri.host().unwrap_or_default();
+    let refuse = || Error::PrivateAddress { host: quoted(host) };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return if is_public(ip) { Ok(()) } else { Err(refuse()) };
+    }
+    if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
+        return Err(refuse());
+    }
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let addresses = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(|err| Error::Http {
+            url: quoted(&uri.to_string()),
+            source: std::sync::Arc::new(err),
+        })?;
+    let mut any = false;
+    for address in addresses {
+        any = true;
+        if !is_public(address.ip()) {
+            return Err(refuse());
+        }
+    }
+    if any { Ok(()) } else { Err(refuse()) }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80)
+}
+
 /// The URL of `issuer`'s discovery document.
 pub(crate) fn discovery_url(issuer: &str, config_path: &str) -> String {
     format!("{}{config_path}", issuer.trim_end_matches('/'))
@@ -87,6 +161,55 @@ pub(crate) fn parse_document(issuer: &str, body: &[u8], allow_http: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Loopback, private, link-local and the like are not public.
+    #[test]
+    fn public_addresses() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    /// Literal and named local hosts are refused without a lookup.
+    #[tokio::test]
+    async fn local_hosts_refused() {
+        for url in [
+            "https://127.0.0.1/x",
+            "https://[::1]:8443/x",
+            "https://localhost/x",
+            "https://a.localhost/x",
+        ] {
+            let uri: http::Uri = url.parse().unwrap();
+            assert!(
+                matches!(
+                    check_public_host(&uri).await,
+                    Err(Error::PrivateAddress { .. })
+                ),
+                "{url}"
+            );
+        }
+        let public: http::Uri = "https://8.8.8.8/x".parse().unwrap();
+        assert!(check_public_host(&public).await.is_ok());
+    }
 
     /// The discovery URL drops the issuer's trailing slash.
     #[test]

@@ -208,6 +208,26 @@ pub enum Error {
         /// Why the document was refused.
         reason: String,
     },
+    /// The response is not JSON: its `Content-Type` is not
+    /// `application/json`, `application/jwk-set+json` or another
+    /// `application/*+json`.
+    ContentType {
+        /// The URL requested.
+        url: String,
+        /// The `Content-Type` received (escaped and truncated), if any.
+        content_type: Option<String>,
+    },
+    /// The host of an issuer or key set URL resolves to a loopback, private,
+    /// link-local or otherwise non-public address, and the registry accepts
+    /// any issuer without `allow_private_networks`. Refused before any
+    /// request, so a token cannot point the registry at internal services.
+    PrivateAddress {
+        /// The host (escaped and truncated).
+        host: String,
+    },
+    /// The registry already runs as many fetches as it allows at once; the
+    /// request was refused without waiting. A retry later may succeed.
+    TooManyFetches,
     /// A builder setting is invalid; nothing was started.
     Config {
         /// What is wrong.
@@ -269,6 +289,7 @@ impl Error {
             | Error::AlgorithmNotAllowed { .. }
             | Error::UnsupportedCritical { .. }
             | Error::IssuerNotAllowed { .. }
+            | Error::PrivateAddress { .. }
             | Error::KeyNotFound { .. }
             | Error::AmbiguousKey { .. }
             | Error::KeyMismatch { .. }
@@ -288,7 +309,9 @@ impl Error {
             | Error::HttpStatus { .. }
             | Error::Timeout { .. }
             | Error::ResponseTooLarge { .. }
-            | Error::InvalidDiscovery { .. } => ErrorClass::Unavailable,
+            | Error::InvalidDiscovery { .. }
+            | Error::ContentType { .. }
+            | Error::TooManyFetches => ErrorClass::Unavailable,
             Error::Config { .. } | Error::Shutdown => ErrorClass::Internal,
         }
     }
@@ -377,6 +400,22 @@ impl fmt::Display for Error {
             Error::InvalidDiscovery { issuer, reason } => {
                 write!(f, "invalid discovery document for \"{issuer}\": {reason}")
             }
+            Error::ContentType {
+                url,
+                content_type: Some(found),
+            } => {
+                write!(f, "{url} answered with content type \"{found}\", not JSON")
+            }
+            Error::ContentType {
+                url,
+                content_type: None,
+            } => {
+                write!(f, "{url} answered without a content type")
+            }
+            Error::PrivateAddress { host } => {
+                write!(f, "host \"{host}\" resolves to a non-public address")
+            }
+            Error::TooManyFetches => f.write_str("too many key fetches in flight"),
             Error::Config { reason } => write!(f, "invalid configuration: {reason}"),
             Error::Shutdown => f.write_str("key registry has shut down"),
         }

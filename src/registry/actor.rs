@@ -161,6 +161,10 @@ impl Actor {
                 fail(waiter, err);
                 return;
             }
+            if !self.make_room_in_probation() {
+                fail(waiter, Error::TooManyFetches);
+                return;
+            }
             let jwks_uri = config.static_issuers.get(&issuer).cloned();
             tracing::debug!(issuer = %quoted(&issuer), "unknown issuer, fetching");
             self.probation
@@ -246,17 +250,30 @@ impl Actor {
         let Some(entry) = self.issuers.peek_mut(issuer) else {
             return;
         };
-        if entry.in_flight || entry.is_backing_off(now) {
+        if entry.in_flight
+            || entry.is_backing_off(now)
+            || self.in_flight >= self.shared.config.max_concurrent_fetches
+        {
             return;
         }
         tracing::debug!(issuer = %quoted(issuer), "keys close to expiry, refreshing ahead");
         self.start_fetch(issuer, FetchKind::Full, now);
     }
 
+    /// Starts a fetch task for `issuer`, or, with the cap on concurrent
+    /// fetches reached, answers its waiters with [`Error::TooManyFetches`].
     fn start_fetch(&mut self, issuer: &str, kind: FetchKind, now: Instant) {
+        let at_cap = self.in_flight >= self.shared.config.max_concurrent_fetches;
         let Some(entry) = entry_in(&mut self.issuers, &mut self.probation, issuer) else {
             return;
         };
+        if at_cap {
+            tracing::warn!(issuer = %quoted(issuer), "fetch refused, too many in flight");
+            for waiter in std::mem::take(&mut entry.waiters) {
+                fail(waiter, Error::TooManyFetches);
+            }
+            return;
+        }
         entry.in_flight = true;
         entry.last_fetch = Some(now);
         let known_uri = match kind {
@@ -333,6 +350,29 @@ impl Actor {
                     }
                 }
             }
+        }
+    }
+
+    /// Frees a probation slot for a new issuer if the cache is full,
+    /// dropping the least recently used entry that has no fetch running.
+    /// Returns `false` when every entry is fetching.
+    fn make_room_in_probation(&mut self) -> bool {
+        if self.probation.len() < self.probation.cap().get() {
+            return true;
+        }
+        let victim = self
+            .probation
+            .iter()
+            .rev()
+            .find(|(_, entry)| !entry.in_flight)
+            .map(|(name, _)| name.clone());
+        match victim {
+            Some(victim) => {
+                tracing::debug!(issuer = %quoted(&victim), "forgot failed issuer");
+                self.probation.pop(&victim);
+                true
+            }
+            None => false,
         }
     }
 
@@ -466,16 +506,21 @@ fn log_key_changes(issuer: &str, old: Option<&KeySet>, new: &KeySet) {
 
 async fn fetch(shared: &Shared, issuer: &str, known_uri: Option<String>) -> Result<Fetched, Error> {
     let config = &shared.config;
+    // Issuers the operator named are trusted wherever they resolve; any
+    // other issuer comes from a token and must live on a public address.
+    let public_only = config.valid_issuers.is_empty()
+        && !config.allow_private_networks
+        && !config.static_issuers.contains_key(issuer);
     let jwks_uri = match known_uri {
         Some(uri) => uri,
         None => {
             let url = discovery::discovery_url(issuer, &config.config_path);
-            let body = get(shared, &url).await?;
+            let body = get(shared, &url, public_only).await?;
             discovery::parse_document(issuer, &body.body, config.allow_http)?
         }
     };
     tracing::Span::current().record("url", tracing::field::display(quoted(&jwks_uri)));
-    let response = get(shared, &jwks_uri).await?;
+    let response = get(shared, &jwks_uri, public_only).await?;
     let keys = KeySet::from_json(&response.body)?;
     let fresh_for = cache::freshness(
         response.cache_control.as_deref(),
@@ -496,10 +541,18 @@ async fn fetch(shared: &Shared, issuer: &str, known_uri: Option<String>) -> Resu
 }
 
 /// One GET under the registry's rules, whatever the client: URL checked, one
-/// deadline for the whole exchange, status 200, body within the cap.
-async fn get(shared: &Shared, url: &str) -> Result<crate::http::HttpResponse, Error> {
+/// deadline for the whole exchange, status 200, a JSON content type, body
+/// within the cap.
+async fn get(
+    shared: &Shared,
+    url: &str,
+    public_only: bool,
+) -> Result<crate::http::HttpResponse, Error> {
     let config = &shared.config;
-    discovery::check_url(url, config.allow_http)?;
+    let uri = discovery::check_url(url, config.allow_http)?;
+    if public_only {
+        discovery::check_public_host(&uri).await?;
+    }
     tracing::debug!(url = %quoted(url), "requesting");
     let response = tokio::time::timeout(
         config.fetch_timeout,

@@ -85,6 +85,8 @@ pub(crate) struct Config {
     pub(crate) max_response_bytes: usize,
     pub(crate) max_stale: Duration,
     pub(crate) allow_http: bool,
+    pub(crate) allow_private_networks: bool,
+    pub(crate) max_concurrent_fetches: usize,
     pub(crate) max_token_bytes: usize,
 }
 
@@ -101,6 +103,8 @@ pub struct KeyRegistryBuilder {
     max_response_bytes: usize,
     max_stale: Duration,
     allow_http: bool,
+    allow_private_networks: bool,
+    max_concurrent_fetches: usize,
     root_certificates: Vec<Vec<u8>>,
     max_token_bytes: usize,
 }
@@ -333,6 +337,8 @@ impl KeyRegistryBuilder {
             max_response_bytes: 1024 * 1024,
             max_stale: Duration::from_secs(3600),
             allow_http: false,
+            allow_private_networks: false,
+            max_concurrent_fetches: 16,
             root_certificates: Vec::new(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
@@ -430,6 +436,27 @@ impl KeyRegistryBuilder {
         self
     }
 
+    /// With no `valid_issuers`, allows issuers and key set URLs whose host
+    /// resolves to a loopback, private, link-local or other non-public
+    /// address (default off).
+    ///
+    /// Off, a token naming `https://10.0.0.5` or `https://localhost` as its
+    /// issuer is refused before any request, so that anyone able to send a
+    /// token cannot make the registry probe internal services. Issuers named
+    /// in `valid_issuers` are trusted wherever they resolve.
+    pub fn allow_private_networks(mut self, allow: bool) -> KeyRegistryBuilder {
+        self.allow_private_networks = allow;
+        self
+    }
+
+    /// How many fetches may run at once across all issuers (default 16). A
+    /// request that would start one more fails at once with
+    /// [`Error::TooManyFetches`].
+    pub fn max_concurrent_fetches(mut self, count: usize) -> KeyRegistryBuilder {
+        self.max_concurrent_fetches = count;
+        self
+    }
+
     /// Trusts an additional root certificate (DER), for issuers behind a
     /// private CA. The Mozilla roots of `webpki-roots` stay trusted.
     /// Ignored when a custom [`HttpClient`] is set.
@@ -474,6 +501,11 @@ impl KeyRegistryBuilder {
         if self.max_response_bytes == 0 || self.max_token_bytes == 0 {
             return Err(config_error("byte limits must not be zero".to_owned()));
         }
+        if self.max_concurrent_fetches == 0 {
+            return Err(config_error(
+                "max_concurrent_fetches must be at least 1".to_owned(),
+            ));
+        }
         if !self.config_path.starts_with('/') {
             return Err(config_error(format!(
                 "config_path \"{}\" must start with '/'",
@@ -509,6 +541,8 @@ impl KeyRegistryBuilder {
             max_response_bytes: self.max_response_bytes,
             max_stale: self.max_stale,
             allow_http: self.allow_http,
+            allow_private_networks: self.allow_private_networks,
+            max_concurrent_fetches: self.max_concurrent_fetches,
             max_token_bytes: self.max_token_bytes,
         };
         let shared = Arc::new(Shared {
@@ -542,6 +576,8 @@ impl fmt::Debug for KeyRegistryBuilder {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_stale", &self.max_stale)
             .field("allow_http", &self.allow_http)
+            .field("allow_private_networks", &self.allow_private_networks)
+            .field("max_concurrent_fetches", &self.max_concurrent_fetches)
             .field("root_certificates", &self.root_certificates.len())
             .field("max_token_bytes", &self.max_token_bytes)
             .finish()
