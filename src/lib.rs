@@ -112,6 +112,20 @@ pub use token::{DEFAULT_MAX_TOKEN_BYTES, Header, MAX_KEY_ID_BYTES, UnverifiedTok
 pub use validation::{DEFAULT_LEEWAY, Validation};
 pub use verify::{Verified, VerifiedJws};
 
+/// Entry points for the fuzz targets in `fuzz/`. Not part of the public API:
+/// no stability promise, hidden from the docs.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads a discovery document for `issuer` and returns its `jwks_uri`.
+    pub fn parse_discovery_document(
+        issuer: &str,
+        body: &[u8],
+        allow_http: bool,
+    ) -> Result<String, crate::Error> {
+        crate::discovery::parse_document(issuer, body, allow_http)
+    }
+}
+
 // The README's examples are compiled as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
