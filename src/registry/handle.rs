@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::actor::{Actor, Request};
 use super::cache::Snapshot;
+use super::tokens::TokenCache;
 use crate::algorithm::Algorithm;
 use crate::discovery;
 use crate::error::{Error, TokenPart, quoted};
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     pub(crate) stats: StatsCounters,
     pub(crate) cancel: CancellationToken,
+    /// Tokens verified before; `None` when the cache is off.
+    tokens: Option<TokenCache>,
     /// The zero of the `last_used` stamps.
     pub(crate) started: Instant,
 }
@@ -107,6 +110,7 @@ pub struct KeyRegistryBuilder {
     max_concurrent_fetches: usize,
     root_certificates: Vec<Vec<u8>>,
     max_token_bytes: usize,
+    verified_cache_capacity: usize,
 }
 
 /// Counters of what the registry did since it started.
@@ -128,6 +132,9 @@ pub struct Stats {
     pub stale_serves: u64,
     /// Issuers evicted from the cache.
     pub evictions: u64,
+    /// Tokens answered from the verified-token cache without a signature
+    /// check.
+    pub verified_cache_hits: u64,
 }
 
 #[derive(Debug, Default)]
@@ -139,6 +146,7 @@ pub(crate) struct StatsCounters {
     refetches_suppressed: AtomicU64,
     stale_serves: AtomicU64,
     evictions: AtomicU64,
+    verified_cache_hits: AtomicU64,
 }
 
 impl KeyRegistryHandle {
@@ -204,12 +212,103 @@ impl KeyRegistryHandle {
     ///
     /// Cancel safe, as [`KeyRegistryHandle::get_key`].
     pub async fn verify(&self, token: &str, validation: &Validation) -> Result<Verified, Error> {
-        let token = UnverifiedToken::parse_with_limit(token, self.shared.config.max_token_bytes)?;
+        if let Some(cache) = &self.shared.tokens {
+            if let Some(verified) = self.verify_cached(cache, token, validation)? {
+                return Ok(verified);
+            }
+        }
+
+        let text = token;
+        let token = UnverifiedToken::parse_with_limit(text, self.shared.config.max_token_bytes)?;
         let issuer = token_issuer(&token)?.to_owned();
         let alg = token.header().algorithm();
         validation.check_algorithm(alg)?;
         let key = self.lookup(&issuer, token.key_id(), Some(alg)).await?;
-        verify_token_from(token, &key, validation, Some(&issuer))
+        let verified = verify_token_from(token, &key, validation, Some(&issuer))?;
+
+        if let Some(cache) = &self.shared.tokens {
+            self.remember(cache, text, &issuer, &verified);
+        }
+        Ok(verified)
+    }
+
+    /// Answers from the verified-token cache if the token is there, its key
+    /// is still published and fresh, and its claims pass `validation` now.
+    fn verify_cached(
+        &self,
+        cache: &TokenCache,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<Option<Verified>, Error> {
+        if self.shared.cancel.is_cancelled() {
+            return Err(Error::Shutdown);
+        }
+        let now = Instant::now();
+        let Some(hit) = cache.get(token, now) else {
+            return Ok(None);
+        };
+        let snapshot = self.shared.snapshot.load();
+        let published = snapshot.issuers.get(&*hit.issuer).is_some_and(|view| {
+            now < view.fresh_until
+                && view
+                    .keys
+                    .keys()
+                    .iter()
+                    .any(|key| Arc::ptr_eq(key, hit.verified.key()))
+        });
+        if !published {
+            cache.remove(token);
+            return Ok(None);
+        }
+        self.check_open_and_allowed(&hit.issuer)?;
+        validation.check(
+            hit.verified.header(),
+            hit.verified.claims(),
+            Some(&hit.issuer),
+        )?;
+        self.shared
+            .stats
+            .verified_cache_hits
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(Some(hit.verified))
+    }
+
+    /// Remembers a verified token until its `exp` or its key set's expiry,
+    /// whichever comes first.
+    fn remember(&self, cache: &TokenCache, token: &str, issuer: &str, verified: &Verified) {
+        let snapshot = self.shared.snapshot.load();
+        // Keys served stale, or already replaced, are not worth remembering.
+        let Some(view) = snapshot.issuers.get(issuer) else {
+            return;
+        };
+        if !view
+            .keys
+            .keys()
+            .iter()
+            .any(|key| Arc::ptr_eq(key, verified.key()))
+        {
+            return;
+        }
+        let now = Instant::now();
+        let mut valid_until = view.fresh_until;
+        if let Some(exp) = verified
+            .claims()
+            .get("exp")
+            .and_then(serde_json::Value::as_f64)
+        {
+            let unix_now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let left = exp - unix_now;
+            if left <= 0.0 {
+                return;
+            }
+            valid_until = valid_until.min(now + Duration::from_secs_f64(left.min(1e9)));
+        }
+        if now < valid_until {
+            cache.insert(token, issuer, verified.clone(), valid_until);
+        }
     }
 
     /// Fetches `issuer`'s keys now unless they are cached and fresh, for
@@ -341,6 +440,7 @@ impl KeyRegistryBuilder {
             max_concurrent_fetches: 16,
             root_certificates: Vec::new(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            verified_cache_capacity: 0,
         }
     }
 
@@ -472,6 +572,20 @@ impl KeyRegistryBuilder {
         self
     }
 
+    /// Remembers up to `capacity` tokens after their signature verified, so
+    /// that a token presented again is answered without a signature check
+    /// (default 0: off).
+    ///
+    /// A remembered token is used no longer than its `exp` and the freshness
+    /// of its key set, and only while the key that verified it is still in
+    /// the issuer's published set; its claims are checked against the
+    /// caller's [`Validation`] on every call. Memory grows with the tokens
+    /// remembered: about the token's length twice, plus its claims.
+    pub fn verified_cache_capacity(mut self, capacity: usize) -> KeyRegistryBuilder {
+        self.verified_cache_capacity = capacity;
+        self
+    }
+
     /// Validates the settings and starts the actor on the current Tokio
     /// runtime.
     ///
@@ -550,6 +664,7 @@ impl KeyRegistryBuilder {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             stats: StatsCounters::default(),
             cancel: CancellationToken::new(),
+            tokens: TokenCache::new(self.verified_cache_capacity),
             started: Instant::now(),
         });
         let (requests_tx, requests_rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -580,6 +695,7 @@ impl fmt::Debug for KeyRegistryBuilder {
             .field("max_concurrent_fetches", &self.max_concurrent_fetches)
             .field("root_certificates", &self.root_certificates.len())
             .field("max_token_bytes", &self.max_token_bytes)
+            .field("verified_cache_capacity", &self.verified_cache_capacity)
             .finish()
     }
 }
@@ -617,6 +733,7 @@ impl StatsCounters {
             refetches_suppressed: load(&self.refetches_suppressed),
             stale_serves: load(&self.stale_serves),
             evictions: load(&self.evictions),
+            verified_cache_hits: load(&self.verified_cache_hits),
         }
     }
 }

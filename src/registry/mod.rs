@@ -4,10 +4,12 @@
 //! - `handle.rs`: [`KeyRegistryHandle`], its builder, and the statistics;
 //! - `actor.rs`: the actor's loop, its messages, and the fetch tasks;
 //! - `cache.rs`: issuer entries, the published snapshot, freshness and
-//!   backoff rules.
+//!   backoff rules;
+//! - `tokens.rs`: the optional verified-token cache.
 
 mod actor;
 mod cache;
 mod handle;
+mod tokens;
 
 pub use handle::{DEFAULT_CONFIG_PATH, KeyRegistryBuilder, KeyRegistryHandle, Stats};

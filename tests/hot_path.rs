@@ -1,0 +1,184 @@
+//! The hit paths that bypass the actor: the published key snapshot and the
+//! verified-token cache, and how both follow key rotation and expiry.
+
+#[path = "common/issuer.rs"]
+mod issuer;
+#[path = "common/keys.rs"]
+mod keys;
+
+use std::time::Duration;
+
+use jwks_registry::{Error, KeyRegistryHandle, Validation};
+use serde_json::{Value, json};
+
+use issuer::TestIssuer;
+use keys::{TestKey, jwks, now};
+
+fn claims_from(iss: &str, lifetime: u64) -> Value {
+    json!({"iss": iss, "sub": "alice", "aud": "api", "exp": now() + lifetime})
+}
+
+/// Moves Tokio's clock forward by `by` without leaving it paused.
+async fn jump(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
+/// A repeated token is answered from the verified-token cache, with its
+/// claims still checked against each caller's rules.
+#[tokio::test]
+async fn repeated_token_skips_the_signature_check() {
+    let issuer = TestIssuer::start().await;
+    let key = TestKey::rsa("k1");
+    let iss = issuer.issuer("t1");
+    issuer.set_jwks("t1", jwks(&[&key]));
+    let registry = KeyRegistryHandle::builder()
+        .root_certificate(issuer.ca_der())
+        .valid_issuers([iss.clone()])
+        .verified_cache_capacity(100)
+        .build()
+        .unwrap();
+    let token = key.token(claims_from(&iss, 600));
+
+    registry
+        .verify(&token, &Validation::new(["api"]))
+        .await
+        .unwrap();
+    assert_eq!(registry.stats().verified_cache_hits, 0);
+    let again = registry
+        .verify(&token, &Validation::new(["api"]))
+        .await
+        .unwrap();
+    assert_eq!(again.subject(), Some("alice"));
+    assert_eq!(registry.stats().verified_cache_hits, 1);
+
+    // Another service's rules still refuse it, cached or not.
+    let err = registry
+        .verify(&token, &Validation::new(["other"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidAudience), "{err}");
+    // A forged copy is not the same string and is checked in full.
+    let forged = format!("{}AA", &token[..token.len() - 2]);
+    assert!(
+        registry
+            .verify(&forged, &Validation::new(["api"]))
+            .await
+            .is_err()
+    );
+}
+
+/// A key removed by rotation stops verifying through the snapshot hit path
+/// and through the token cache at the same moment.
+#[tokio::test]
+async fn removed_key_stops_verifying_on_both_hit_paths() {
+    let issuer = TestIssuer::start().await;
+    let (old, new) = (TestKey::es256("old"), TestKey::es256("new"));
+    let iss = issuer.issuer("t1");
+    issuer.set_jwks("t1", jwks(&[&old]));
+    let registry = KeyRegistryHandle::builder()
+        .root_certificate(issuer.ca_der())
+        .valid_issuers([iss.clone()])
+        .verified_cache_capacity(100)
+        .build()
+        .unwrap();
+    let rules = Validation::new(["api"]);
+    let old_token = old.token(claims_from(&iss, 3000));
+
+    registry.verify(&old_token, &rules).await.unwrap();
+    registry.verify(&old_token, &rules).await.unwrap();
+    assert_eq!(registry.stats().verified_cache_hits, 1);
+    registry.get_key_for(&iss, "old").await.unwrap();
+
+    // Rotate, and let a token with the new kid trigger the refetch.
+    issuer.set_jwks("t1", jwks(&[&new]));
+    jump(Duration::from_secs(301)).await;
+    registry
+        .verify(&new.token(claims_from(&iss, 3000)), &rules)
+        .await
+        .unwrap();
+
+    let err = registry.verify(&old_token, &rules).await.unwrap_err();
+    assert!(matches!(err, Error::KeyNotFound { .. }), "{err}");
+    assert_eq!(registry.stats().verified_cache_hits, 1);
+    let err = registry.get_key_for(&iss, "old").await.unwrap_err();
+    assert!(matches!(err, Error::KeyNotFound { .. }), "{err}");
+}
+
+/// A remembered token is forgotten once its `exp` has passed.
+#[tokio::test]
+async fn cached_token_lives_no_longer_than_its_exp() {
+    let issuer = TestIssuer::start().await;
+    let key = TestKey::ed25519("k1");
+    let iss = issuer.issuer("t1");
+    issuer.set_jwks("t1", jwks(&[&key]));
+    let registry = KeyRegistryHandle::builder()
+        .root_certificate(issuer.ca_der())
+        .valid_issuers([iss.clone()])
+        .verified_cache_capacity(100)
+        .build()
+        .unwrap();
+    // A short-lived token, checked with leeway so that the slow path still
+    // accepts it after the cache has dropped it.
+    let token = key.token(claims_from(&iss, 5));
+    let rules = Validation::new(["api"]);
+
+    registry.verify(&token, &rules).await.unwrap();
+    registry.verify(&token, &rules).await.unwrap();
+    assert_eq!(registry.stats().verified_cache_hits, 1);
+
+    jump(Duration::from_secs(6)).await;
+    registry.verify(&token, &rules).await.unwrap();
+    assert_eq!(
+        registry.stats().verified_cache_hits,
+        1,
+        "served from the cache after exp"
+    );
+}
+
+/// The actor stops once the last handle is dropped: the state it shared
+/// with the handles (here, the HTTP client) is released.
+#[tokio::test]
+async fn actor_stops_when_the_last_handle_drops() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// An HTTP client that records when it is dropped.
+    #[derive(Debug)]
+    struct Watched(Arc<AtomicBool>);
+    impl Drop for Watched {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    impl jwks_registry::HttpClient for Watched {
+        fn get<'a>(&'a self, _: &'a str, _: usize) -> jwks_registry::FetchFuture<'a> {
+            Box::pin(async {
+                Ok(jwks_registry::HttpResponse {
+                    status: 404,
+                    ..Default::default()
+                })
+            })
+        }
+    }
+
+    let dropped = Arc::new(AtomicBool::new(false));
+    let registry = KeyRegistryHandle::builder()
+        .http_client(Watched(Arc::clone(&dropped)))
+        .build()
+        .unwrap();
+    let clone = registry.clone();
+    drop(registry);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!dropped.load(Ordering::SeqCst), "a handle is still alive");
+
+    drop(clone);
+    for _ in 0..100 {
+        if dropped.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the actor kept running after the last handle was dropped");
+}
