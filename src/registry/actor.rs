@@ -177,7 +177,16 @@ impl Actor {
 
         // Decide: wait on the running fetch, answer now, or start a fetch.
         let fetch = if entry.in_flight {
-            entry.waiters.push(waiter);
+            // Callers do not queue behind a retry of a failing issuer while
+            // its expired keys may still serve.
+            if !entry.is_fresh(now)
+                && entry.failures > 0
+                && entry.may_serve_stale(now, config.max_stale)
+            {
+                serve_stale(entry, waiter, &issuer, &shared);
+            } else {
+                entry.waiters.push(waiter);
+            }
             None
         } else if entry.is_fresh(now) {
             match waiter {
