@@ -462,10 +462,36 @@ fn answer_from(keys: Option<&KeySet>, waiter: Waiter, issuer: &str) {
     }
 }
 
+/// Answers from expired keys while the issuer fails. A `kid` missing from
+/// those keys gets the fetch failure, not [`Error::KeyNotFound`]: the key may
+/// well exist in the set the issuer cannot deliver, so the token is not
+/// known to be bad.
 fn serve_stale(entry: &IssuerEntry, waiter: Waiter, issuer: &str, shared: &Shared) {
-    tracing::warn!(issuer = %quoted(issuer), error = ?entry.last_error.as_ref().map(ToString::to_string), "serving stale keys while the issuer fails");
-    shared.stats.stale_serve();
-    answer_from(entry.keys.as_deref(), waiter, issuer);
+    let failure = entry.last_error.as_ref();
+    match waiter {
+        Waiter::Key {
+            kid,
+            alg,
+            respond_to,
+        } => {
+            let answer = match select(entry.keys.as_deref(), kid.as_deref(), alg, issuer) {
+                Err(Error::KeyNotFound { .. }) if failure.is_some() => {
+                    Err(failure.cloned().expect("checked just above"))
+                }
+                answer => answer,
+            };
+            if answer.is_ok() {
+                tracing::warn!(
+                    issuer = %quoted(issuer),
+                    error = ?failure.map(ToString::to_string),
+                    "serving stale keys while the issuer fails"
+                );
+                shared.stats.stale_serve();
+            }
+            send(respond_to, answer);
+        }
+        Waiter::Prefetch { respond_to } => send(respond_to, Ok(())),
+    }
 }
 
 fn fail(waiter: Waiter, err: Error) {
@@ -578,6 +604,13 @@ async fn get(
             status: response.status,
         });
     }
+    if !response.content_type.as_deref().is_some_and(is_json) {
+        let content_type = response.content_type.as_deref().map(quoted);
+        return Err(Error::ContentType {
+            url: quoted(url),
+            content_type,
+        });
+    }
     if response.body.len() > config.max_response_bytes {
         return Err(Error::ResponseTooLarge {
             url: quoted(url),
@@ -585,6 +618,21 @@ async fn get(
         });
     }
     Ok(response)
+}
+
+/// `application/json`, `application/jwk-set+json` and any other
+/// `application/*+json`, parameters such as `charset` allowed.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
 }
 
 /// A small xorshift generator for backoff jitter, seeded from the system's

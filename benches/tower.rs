@@ -1,0 +1,3 @@
+//! The bearer-token layer's overhead.
+
+fn main() {}

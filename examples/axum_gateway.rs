@@ -1,0 +1,3 @@
+//! A small axum service behind the bearer-token layer.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! `jwks-verify`: verify a JWT from the command line.
+
+fn main() {}

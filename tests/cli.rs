@@ -1,0 +1,1 @@
+//! The `jwks-verify` command as a process.

@@ -1,0 +1,1 @@
+//! The bearer-token layer over real HTTP.
