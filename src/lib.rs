@@ -100,6 +100,8 @@ mod json;
 mod jwk;
 mod registry;
 mod token;
+#[cfg(feature = "tower")]
+mod tower;
 mod validation;
 mod verify;
 
@@ -109,6 +111,8 @@ pub use http::{FetchFuture, HttpClient, HttpResponse, HyperClient, USER_AGENT_VA
 pub use jwk::{KeySet, MAX_KEYS_PER_SET, SkippedKey, VerifyingKey};
 pub use registry::{DEFAULT_CONFIG_PATH, KeyRegistryBuilder, KeyRegistryHandle, Stats};
 pub use token::{DEFAULT_MAX_TOKEN_BYTES, Header, MAX_KEY_ID_BYTES, UnverifiedToken};
+#[cfg(feature = "tower")]
+pub use tower::{BearerAuth, BearerAuthLayer};
 pub use validation::{DEFAULT_LEEWAY, Validation};
 pub use verify::{Verified, VerifiedJws};
 
