@@ -1,3 +1,100 @@
-//! The bearer-token layer's overhead.
+//! The bearer-token layer's overhead over calling `verify` directly, on warm
+//! keys, in one run.
 
-fn main() {}
+#[path = "../tests/common/keys.rs"]
+mod keys;
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::Criterion;
+use http::{Request, Response};
+use jwks_registry::{
+    BearerAuthLayer, FetchFuture, HttpClient, HttpResponse, KeyRegistryHandle, Validation,
+};
+use serde_json::json;
+use tower::{Layer, ServiceExt, service_fn};
+
+use keys::{TestKey, jwks, now};
+
+const ISSUER: &str = "https://bench.example";
+
+/// Serves the bench issuer's discovery document and key set from memory.
+#[derive(Debug)]
+struct Memory(String);
+
+impl HttpClient for Memory {
+    fn get<'a>(&'a self, url: &'a str, _max_bytes: usize) -> FetchFuture<'a> {
+        let body = if url.ends_with("/jwks") {
+            self.0.clone()
+        } else {
+            json!({"issuer": ISSUER, "jwks_uri": format!("{ISSUER}/jwks")}).to_string()
+        };
+        Box::pin(async move {
+            Ok(HttpResponse {
+                status: 200,
+                content_type: Some("application/json".into()),
+                body: body.into_bytes().into(),
+                ..HttpResponse::default()
+            })
+        })
+    }
+}
+
+fn layer_overhead(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = TestKey::rsa("k1");
+    let token = key.token(json!({"iss": ISSUER, "sub": "a", "aud": "api", "exp": now() + 3600}));
+    let authorization = format!("Bearer {token}");
+    let registry = runtime.block_on(async {
+        let registry = KeyRegistryHandle::builder()
+            .valid_issuers([ISSUER])
+            .http_client(Memory(jwks(&[&key])))
+            .build()
+            .unwrap();
+        registry.prefetch(ISSUER).await.unwrap();
+        registry
+    });
+    let validation = Validation::new(["api"]);
+    let service = BearerAuthLayer::new(registry.clone(), validation.clone()).layer(service_fn(
+        |_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) },
+    ));
+
+    let mut group = c.benchmark_group("tower_rs256");
+    group.bench_function("verify_direct", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(
+                registry
+                    .verify(black_box(&token), &validation)
+                    .await
+                    .unwrap(),
+            );
+        });
+    });
+    group.bench_function("through_layer", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let request = Request::get("/")
+                .header("authorization", authorization.as_str())
+                .body(())
+                .unwrap();
+            let response = service.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+        });
+    });
+    group.finish();
+}
+
+// What `criterion_group!` and `criterion_main!` would generate, written out
+// because the macro's public group function cannot carry a doc comment.
+fn main() {
+    let mut criterion = Criterion::default()
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .configure_from_args();
+    layer_overhead(&mut criterion);
+    criterion.final_summary();
+}

@@ -40,7 +40,7 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Protects a service with bearer tokens verified by a [`KeyRegistryHandle`].
 ///
-/// Cheap to clone: a handle and two `Arc`s.
+/// Cheap to clone: a handle and an `Arc`.
 ///
 /// # Example
 ///
@@ -67,10 +67,14 @@ pub struct BearerAuthLayer {
 }
 
 /// The service [`BearerAuthLayer`] wraps around an inner service.
+///
+/// Cheap to clone: the inner service and one `Arc`.
 #[derive(Clone)]
 pub struct BearerAuth<S> {
     inner: S,
-    layer: BearerAuthLayer,
+    /// Shared, so that each request costs one reference count rather than a
+    /// clone of the registry handle.
+    layer: Arc<BearerAuthLayer>,
 }
 
 /// Why a request's `Authorization` header yields no token.
@@ -151,7 +155,7 @@ impl<S> Layer<S> for BearerAuthLayer {
     fn layer(&self, inner: S) -> BearerAuth<S> {
         BearerAuth {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }
@@ -176,7 +180,7 @@ where
         // clone in its place (the usual tower idiom).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+        let layer = Arc::clone(&self.layer);
         Box::pin(async move {
             match layer.authorize(request.headers()).await {
                 Ok(verified) => {
