@@ -11,6 +11,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 use crate::error::quoted;
@@ -86,14 +87,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(name) = access.next_key::<String>()? {
-            if map.contains_key(&name) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate member \"{}\"",
-                    quoted(&name)
-                )));
+            match map.entry(name) {
+                Entry::Vacant(slot) => {
+                    let StrictValue(value) = access.next_value()?;
+                    slot.insert(value);
+                }
+                Entry::Occupied(taken) => {
+                    return Err(de::Error::custom(format_args!(
+                        "duplicate member \"{}\"",
+                        quoted(taken.key())
+                    )));
+                }
             }
-            let StrictValue(value) = access.next_value()?;
-            map.insert(name, value);
         }
         Ok(Value::Object(map))
     }
