@@ -443,6 +443,24 @@ impl fmt::Display for TokenPart {
     }
 }
 
+/// Displays an error followed by its causes (`outer: inner: innermost`), for
+/// log lines, where the one-level `Display` would hide why a fetch failed.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        // Bounded, in case a source chain loops back on itself.
+        for _ in 0..16 {
+            let Some(inner) = cause else { break };
+            write!(f, ": {inner}")?;
+            cause = inner.source();
+        }
+        Ok(())
+    }
+}
+
 /// Makes untrusted text safe to print: control and non-ASCII characters are
 /// escaped and the result is cut after [`MAX_QUOTED_CHARS`] characters.
 pub(crate) fn quoted(text: &str) -> String {
@@ -698,6 +716,20 @@ mod tests {
             Some("refused")
         );
         assert!(Error::InvalidSignature.source().is_none());
+    }
+
+    /// Log lines carry the whole cause chain.
+    #[test]
+    fn chain_shows_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = Error::Http {
+            url: "https://a".into(),
+            source: Arc::new(io),
+        };
+        assert_eq!(
+            Chain(&error).to_string(),
+            "request to https://a failed: refused"
+        );
     }
 
     /// A gateway can tell a bad token from an unreachable issuer.

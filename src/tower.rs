@@ -30,7 +30,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{Error, ErrorClass};
+use crate::error::{Chain, Error, ErrorClass};
 use crate::registry::KeyRegistryHandle;
 use crate::validation::Validation;
 use crate::verify::Verified;
@@ -134,7 +134,7 @@ impl BearerAuthLayer {
                 answer(StatusCode::UNAUTHORIZED, Some(challenge), None)
             }
             ErrorClass::Unavailable => {
-                tracing::warn!(error = %err, "bearer token could not be checked");
+                tracing::warn!(error = %Chain(err), "bearer token could not be checked");
                 answer(
                     StatusCode::SERVICE_UNAVAILABLE,
                     None,
@@ -142,7 +142,7 @@ impl BearerAuthLayer {
                 )
             }
             _ => {
-                tracing::warn!(error = %err, "bearer token could not be checked");
+                tracing::warn!(error = %Chain(err), "bearer token could not be checked");
                 answer(StatusCode::INTERNAL_SERVER_ERROR, None, None)
             }
         }

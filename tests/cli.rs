@@ -417,12 +417,8 @@ async fn demo_reports_its_requests() {
         "{run:?}"
     );
     let stats = summary("registry stats: ");
-    for counter in [
-        "misses=2",
-        "fetches_ok=2",
-        "fetches_failed=0",
-        "refetches_suppressed=1",
-    ] {
+    // Misses vary with how many tasks join the first fetch; fetches do not.
+    for counter in ["fetches_ok=2", "fetches_failed=0", "refetches_suppressed=1"] {
         assert!(
             stats.split(' ').any(|field| field == counter),
             "{counter}: {run:?}"

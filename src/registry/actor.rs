@@ -25,7 +25,7 @@ use super::cache::{self, IssuerEntry, Snapshot, Waiter};
 use super::handle::Shared;
 use crate::algorithm::Algorithm;
 use crate::discovery;
-use crate::error::{Error, quoted};
+use crate::error::{Chain, Error, quoted};
 use crate::jwk::{KeySet, VerifyingKey};
 
 /// A request from a handle.
@@ -185,6 +185,7 @@ impl Actor {
             {
                 serve_stale(entry, waiter, &issuer, &shared);
             } else {
+                shared.stats.miss();
                 entry.waiters.push(waiter);
             }
             None
@@ -342,7 +343,7 @@ impl Actor {
             }
             Err(err) => {
                 self.shared.stats.fetch_failed();
-                tracing::warn!(issuer = %quoted(&issuer), error = %err, "fetching keys failed");
+                tracing::warn!(issuer = %quoted(&issuer), error = %Chain(&err), "fetching keys failed");
                 let Some(entry) = entry_in(&mut self.issuers, &mut self.probation, &issuer) else {
                     return;
                 };

@@ -117,9 +117,12 @@ pub struct KeyRegistryBuilder {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Keys answered from fresh cached sets.
+    /// Keys answered from fresh cached sets, by the lock-free path or by the
+    /// actor. A hit says nothing of whether the token's signature then
+    /// verified.
     pub hits: u64,
-    /// Requests that needed a fetch.
+    /// Requests that waited for a fetch: the one that started it and every
+    /// one that joined it.
     pub misses: u64,
     /// Fetches (discovery and key set together) that succeeded.
     pub fetches_ok: u64,
