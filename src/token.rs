@@ -206,6 +206,72 @@ impl<'a> Jws<'a> {
     }
 }
 
+/// What finding a token's key needs: its issuer, `kid` and algorithm.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct KeyHint {
+    pub(crate) issuer: String,
+    pub(crate) key_id: Option<String>,
+    pub(crate) algorithm: Algorithm,
+}
+
+impl KeyHint {
+    /// Reads a token's key hint under exactly the rules of
+    /// [`UnverifiedToken::parse_with_limit`], plus a string `iss`, but
+    /// cheaper: the signature is checked for strict base64url without being
+    /// decoded, and the claims are checked without being kept.
+    pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<KeyHint, Error> {
+        if token.len() > max_bytes {
+            return Err(Error::TokenTooLarge {
+                len: token.len(),
+                max: max_bytes,
+            });
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Error::MalformedToken {
+                part: TokenPart::Token,
+                reason: "a compact JWS has exactly three segments".to_owned(),
+            });
+        };
+
+        // The same order of checks as `Jws::parse`, so that both report the
+        // same error for the same token.
+        let header_bytes = decode_segment(header_b64, TokenPart::Header)?;
+        let payload = decode_segment(payload_b64, TokenPart::Claims)?;
+        if !is_strict_base64url(signature_b64) {
+            // Decoding says precisely what is wrong.
+            decode_segment(signature_b64, TokenPart::Signature)?;
+        }
+        let members =
+            json::parse_object(&header_bytes).map_err(|reason| Error::MalformedToken {
+                part: TokenPart::Header,
+                reason,
+            })?;
+        let header = Header::from_members(members)?;
+
+        let issuer =
+            json::string_member(&payload, "iss").map_err(|reason| Error::MalformedToken {
+                part: TokenPart::Claims,
+                reason,
+            })?;
+        let Some(issuer) = issuer else {
+            return Err(Error::MissingClaim {
+                claim: "iss".to_owned(),
+            });
+        };
+        Ok(KeyHint {
+            issuer,
+            key_id: header.key_id,
+            algorithm: header.algorithm,
+        })
+    }
+}
+
 impl<'a> UnverifiedToken<'a> {
     /// Parses a JWT in compact form with the default size limit of
     /// [`DEFAULT_MAX_TOKEN_BYTES`], verifying nothing.
@@ -273,6 +339,32 @@ impl<'a> UnverifiedToken<'a> {
     /// The header's `kid`, unverified.
     pub fn key_id(&self) -> Option<&str> {
         self.jws.header.key_id()
+    }
+}
+
+/// Whether `text` is base64url as [`BASE64URL`] decodes it: the URL-safe
+/// alphabet only, no padding, a possible length, and zero trailing bits.
+fn is_strict_base64url(text: &str) -> bool {
+    let value = |byte: u8| match byte {
+        b'A'..=b'Z' => Some(byte - b'A'),
+        b'a'..=b'z' => Some(byte - b'a' + 26),
+        b'0'..=b'9' => Some(byte - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let bytes = text.as_bytes();
+    if !bytes.iter().all(|&byte| value(byte).is_some()) {
+        return false;
+    }
+    // The last character of a partial group carries 4 (2 characters) or 2
+    // (3 characters) bits that encode nothing and must be zero.
+    let last = bytes.last().and_then(|&byte| value(byte)).unwrap_or(0);
+    match bytes.len() % 4 {
+        0 => true,
+        1 => false,
+        2 => last & 0x0f == 0,
+        _ => last & 0x03 == 0,
     }
 }
 
@@ -557,6 +649,109 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The cheap key hint agrees with the full parse on every token: same
+    /// issuer, kid and algorithm, or the same error.
+    #[test]
+    fn key_hint_agrees_with_full_parse() {
+        let full = |token: &str| -> Result<KeyHint, String> {
+            let parsed = UnverifiedToken::parse(token).map_err(|err| err.to_string())?;
+            let issuer = match parsed.claims().get("iss") {
+                Some(Value::String(issuer)) => issuer.clone(),
+                Some(_) => return Err("malformed token claims: \"iss\" is not a string".into()),
+                None => return Err("required claim \"iss\" is missing".into()),
+            };
+            Ok(KeyHint {
+                issuer,
+                key_id: parsed.key_id().map(str::to_owned),
+                algorithm: parsed.header().algorithm(),
+            })
+        };
+        let hint = |token: &str| {
+            KeyHint::parse(token, DEFAULT_MAX_TOKEN_BYTES).map_err(|err| err.to_string())
+        };
+        let bases = [
+            token(
+                r#"{"alg":"RS256","kid":"k"}"#,
+                r#"{"iss":"https://a","aud":["x"],"n":{"m":[1,{"p":null}]}}"#,
+            ),
+            token(
+                r#"{"alg":"ES256"}"#,
+                r#"{"iss":"https://b","\u0069at":1.5}"#,
+            ),
+            token(r#"{"alg":"EdDSA","kid":"e"}"#, r#"{"iss":7}"#),
+            token(r#"{"alg":"PS256"}"#, r#"{"sub":"x","d":{"a":1,"a":2}}"#),
+            token(r#"{"alg":"RS256"}"#, r#"{"iss":"a","iss":"b"}"#),
+            token(r#"{"alg":"RS256"}"#, r#"{"iss":"a","\u0069ss":"b"}"#),
+            token(r#"{"alg":"RS256"}"#, r#"[{"iss":"a"}]"#),
+            token(r#"{"alg":"RS256"}"#, r#"{"iss":"a"} x"#),
+            token(
+                r#"{"alg":"RS256"}"#,
+                &format!(
+                    r#"{{"iss":"a","d":{}{}}}"#,
+                    "[".repeat(200),
+                    "]".repeat(200)
+                ),
+            ),
+            token(
+                r#"{"alg":"RS256"}"#,
+                &format!(
+                    "{{{}\"iss\":\"a\"}}",
+                    (0..40)
+                        .map(|i| format!("\"m{i}\":{i},"))
+                        .collect::<String>()
+                ),
+            ),
+            token(
+                r#"{"alg":"RS256"}"#,
+                &format!(
+                    "{{{}\"m3\":0}}",
+                    (0..40)
+                        .map(|i| format!("\"m{i}\":{i},"))
+                        .collect::<String>()
+                ),
+            ),
+        ];
+        let mut checked = 0;
+        for base in &bases {
+            assert_eq!(hint(base), full(base), "{base}");
+            // Every single-character change and every truncation.
+            for at in 0..base.len() {
+                for replacement in ["A", "B", "_", "-", ".", "=", "+", "/", "0", "\0"] {
+                    let mut mutated = base.clone();
+                    mutated.replace_range(at..at + 1, replacement);
+                    assert_eq!(hint(&mutated), full(&mutated), "{mutated}");
+                    checked += 1;
+                }
+                assert_eq!(hint(&base[..at]), full(&base[..at]), "{}", &base[..at]);
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
+
+    /// The signature check without decoding accepts exactly what decoding
+    /// accepts.
+    #[test]
+    fn strict_base64url_check_matches_decoder() {
+        let alphabet = b"AZaz09-_+/= \n.";
+        let mut text = Vec::new();
+        for len in 0..6 {
+            let count = alphabet.len().pow(len as u32);
+            for mut index in 0..count {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[index % alphabet.len()]);
+                    index /= alphabet.len();
+                }
+                let text = std::str::from_utf8(&text).unwrap();
+                assert_eq!(
+                    is_strict_base64url(text),
+                    BASE64URL.decode(text).is_ok(),
+                    "{text:?}"
+                );
+            }
+        }
     }
 
     /// Non-UTF-8 JSON is refused.

@@ -20,7 +20,7 @@ use crate::discovery;
 use crate::error::{Error, TokenPart, quoted};
 use crate::http::{HttpClient, HyperClient};
 use crate::jwk::VerifyingKey;
-use crate::token::{DEFAULT_MAX_TOKEN_BYTES, UnverifiedToken};
+use crate::token::{DEFAULT_MAX_TOKEN_BYTES, KeyHint, UnverifiedToken};
 use crate::validation::Validation;
 use crate::verify::{Verified, verify_token_from};
 
@@ -181,10 +181,9 @@ impl KeyRegistryHandle {
     /// Cancel safe: dropping the future abandons only this caller's wait; a
     /// fetch it started goes on and serves the others.
     pub async fn get_key(&self, token: &str) -> Result<Arc<VerifyingKey>, Error> {
-        let token = UnverifiedToken::parse_with_limit(token, self.shared.config.max_token_bytes)?;
-        let issuer = token_issuer(&token)?;
-        let alg = token.header().algorithm();
-        self.lookup(issuer, token.key_id(), Some(alg)).await
+        let hint = KeyHint::parse(token, self.shared.config.max_token_bytes)?;
+        self.lookup(&hint.issuer, hint.key_id.as_deref(), Some(hint.algorithm))
+            .await
     }
 
     /// Finds `issuer`'s key with this `kid`, fetching if needed.
