@@ -101,6 +101,14 @@ impl Header {
         &self.members
     }
 
+    fn from_json(bytes: &[u8]) -> Result<Header, Error> {
+        let members = json::parse_object(bytes).map_err(|reason| Error::MalformedToken {
+            part: TokenPart::Header,
+            reason,
+        })?;
+        Header::from_members(members)
+    }
+
     fn from_members(members: Map<String, Value>) -> Result<Header, Error> {
         let malformed = |reason: &str| Error::MalformedToken {
             part: TokenPart::Header,
@@ -162,39 +170,13 @@ impl<'a> Jws<'a> {
     /// Splits and decodes a compact JWS, applying rules 1 to 4 of the module
     /// docs.
     pub(crate) fn parse(token: &'a str, max_bytes: usize) -> Result<Jws<'a>, Error> {
-        // Size first: nothing is decoded or even scanned beyond this point
-        // for an oversized token.
-        if token.len() > max_bytes {
-            return Err(Error::TokenTooLarge {
-                len: token.len(),
-                max: max_bytes,
-            });
-        }
-
-        let malformed = |reason: &str| Error::MalformedToken {
-            part: TokenPart::Token,
-            reason: reason.to_owned(),
-        };
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(malformed("a compact JWS has exactly three segments"));
-        };
+        let (header_b64, payload_b64, signature_b64) = segments(token, max_bytes)?;
 
         let header_bytes = decode_segment(header_b64, TokenPart::Header)?;
         let payload = decode_segment(payload_b64, TokenPart::Claims)?;
         let signature = decode_segment(signature_b64, TokenPart::Signature)?;
 
-        let members =
-            json::parse_object(&header_bytes).map_err(|reason| Error::MalformedToken {
-                part: TokenPart::Header,
-                reason,
-            })?;
-        let header = Header::from_members(members)?;
+        let header = Header::from_json(&header_bytes)?;
 
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         Ok(Jws {
@@ -220,24 +202,7 @@ impl KeyHint {
     /// cheaper: the signature is checked for strict base64url without being
     /// decoded, and the claims are checked without being kept.
     pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<KeyHint, Error> {
-        if token.len() > max_bytes {
-            return Err(Error::TokenTooLarge {
-                len: token.len(),
-                max: max_bytes,
-            });
-        }
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(Error::MalformedToken {
-                part: TokenPart::Token,
-                reason: "a compact JWS has exactly three segments".to_owned(),
-            });
-        };
+        let (header_b64, payload_b64, signature_b64) = segments(token, max_bytes)?;
 
         // The same order of checks as `Jws::parse`, so that both report the
         // same error for the same token.
@@ -247,12 +212,7 @@ impl KeyHint {
             // Decoding says precisely what is wrong.
             decode_segment(signature_b64, TokenPart::Signature)?;
         }
-        let members =
-            json::parse_object(&header_bytes).map_err(|reason| Error::MalformedToken {
-                part: TokenPart::Header,
-                reason,
-            })?;
-        let header = Header::from_members(members)?;
+        let header = Header::from_json(&header_bytes)?;
 
         let issuer =
             json::string_member(&payload, "iss").map_err(|reason| Error::MalformedToken {
@@ -339,6 +299,31 @@ impl<'a> UnverifiedToken<'a> {
     /// The header's `kid`, unverified.
     pub fn key_id(&self) -> Option<&str> {
         self.jws.header.key_id()
+    }
+}
+
+/// Splits a compact JWS into its three segments, after checking its size:
+/// nothing is decoded or even scanned beyond this point for an oversized
+/// token.
+fn segments(token: &str, max_bytes: usize) -> Result<(&str, &str, &str), Error> {
+    if token.len() > max_bytes {
+        return Err(Error::TokenTooLarge {
+            len: token.len(),
+            max: max_bytes,
+        });
+    }
+    let mut segments = token.split('.');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
+        _ => Err(Error::MalformedToken {
+            part: TokenPart::Token,
+            reason: "a compact JWS has exactly three segments".to_owned(),
+        }),
     }
 }
 
