@@ -5,25 +5,16 @@
 mod issuer;
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/support.rs"]
+mod support;
 
 use std::time::Duration;
 
 use jwks_registry::{Error, KeyRegistryHandle, Validation};
-use serde_json::{Value, json};
 
 use issuer::TestIssuer;
-use keys::{TestKey, jwks, now};
-
-fn claims_from(iss: &str, lifetime: u64) -> Value {
-    json!({"iss": iss, "sub": "alice", "aud": "api", "exp": now() + lifetime})
-}
-
-/// Moves Tokio's clock forward by `by` without leaving it paused.
-async fn jump(by: Duration) {
-    tokio::time::pause();
-    tokio::time::advance(by).await;
-    tokio::time::resume();
-}
+use keys::{TestKey, jwks};
+use support::{claims_lasting, jump};
 
 /// A repeated token is answered from the verified-token cache, with its
 /// claims still checked against each caller's rules.
@@ -39,7 +30,7 @@ async fn repeated_token_skips_the_signature_check() {
         .verified_cache_capacity(100)
         .build()
         .unwrap();
-    let token = key.token(claims_from(&iss, 600));
+    let token = key.token(claims_lasting(&iss, 600));
 
     registry
         .verify(&token, &Validation::new(["api"]))
@@ -84,7 +75,7 @@ async fn removed_key_stops_verifying_on_both_hit_paths() {
         .build()
         .unwrap();
     let rules = Validation::new(["api"]);
-    let old_token = old.token(claims_from(&iss, 3000));
+    let old_token = old.token(claims_lasting(&iss, 3000));
 
     registry.verify(&old_token, &rules).await.unwrap();
     registry.verify(&old_token, &rules).await.unwrap();
@@ -95,7 +86,7 @@ async fn removed_key_stops_verifying_on_both_hit_paths() {
     issuer.set_jwks("t1", jwks(&[&new]));
     jump(Duration::from_secs(301)).await;
     registry
-        .verify(&new.token(claims_from(&iss, 3000)), &rules)
+        .verify(&new.token(claims_lasting(&iss, 3000)), &rules)
         .await
         .unwrap();
 
@@ -121,7 +112,7 @@ async fn cached_token_lives_no_longer_than_its_exp() {
         .unwrap();
     // A short-lived token, checked with leeway so that the slow path still
     // accepts it after the cache has dropped it.
-    let token = key.token(claims_from(&iss, 5));
+    let token = key.token(claims_lasting(&iss, 5));
     let rules = Validation::new(["api"]);
 
     registry.verify(&token, &rules).await.unwrap();

@@ -6,6 +6,8 @@
 mod issuer;
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/support.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,45 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jwks_registry::{
-    Error, ErrorClass, FetchFuture, HttpClient, HttpResponse, KeyRegistryBuilder,
-    KeyRegistryHandle, Validation,
+    Error, ErrorClass, FetchFuture, HttpClient, HttpResponse, KeyRegistryBuilder, KeyRegistryHandle,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use issuer::{Fault, TestIssuer};
-use keys::{TestKey, jwks, now};
-
-const DISCOVERY: &str = "/.well-known/openid-configuration";
-
-/// A builder that trusts the issuer's CA.
-fn builder(issuer: &TestIssuer) -> KeyRegistryBuilder {
-    KeyRegistryHandle::builder().root_certificate(issuer.ca_der())
-}
-
-/// Valid claims from `iss` for the audience `api`.
-fn claims_from(iss: &str) -> Value {
-    json!({"iss": iss, "sub": "alice", "aud": "api", "iat": now(), "exp": now() + 600})
-}
-
-fn api() -> Validation {
-    Validation::new(["api"])
-}
-
-/// Counts of (discovery, jwks) requests for a tenant.
-fn counts(issuer: &TestIssuer, tenant: &str) -> (usize, usize) {
-    (
-        issuer.requests(&format!("/{tenant}{DISCOVERY}")),
-        issuer.requests(&format!("/{tenant}/jwks")),
-    )
-}
-
-/// Moves Tokio's clock forward by `by` without leaving it paused, so that
-/// later network waits run in real time.
-async fn jump(by: Duration) {
-    tokio::time::pause();
-    tokio::time::advance(by).await;
-    tokio::time::resume();
-}
+use keys::{TestKey, jwks};
+use support::{DISCOVERY, api, builder, claims_from, counts, jump};
 
 /// A token's key is found through discovery, and the same kid twice costs
 /// one discovery and one key set request.

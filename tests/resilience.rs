@@ -13,19 +13,21 @@
 mod issuer;
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/support.rs"]
+mod support;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use jwks_registry::{Error, ErrorClass, KeyRegistryBuilder, KeyRegistryHandle, Validation};
-use serde_json::{Value, json};
+use jwks_registry::{Error, ErrorClass, KeyRegistryBuilder, KeyRegistryHandle};
+use serde_json::json;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use issuer::{Fault, TestIssuer};
-use keys::{TestKey, jwks, now};
+use keys::{TestKey, jwks};
+use support::{api, builder, claims_from, counts, discovery_path, jump, jwks_path};
 
-const DISCOVERY: &str = "/.well-known/openid-configuration";
 /// The default `cache_ttl`.
 const TTL: Duration = Duration::from_secs(3600);
 /// The default `min_refetch_interval`.
@@ -46,46 +48,8 @@ const T1: &str = "t1";
 
 // ===== helpers
 
-/// A builder that trusts the issuer's CA.
-fn builder(issuer: &TestIssuer) -> KeyRegistryBuilder {
-    KeyRegistryHandle::builder().root_certificate(issuer.ca_der())
-}
-
-/// Valid claims from `iss` for the audience `api`.
-fn claims_from(iss: &str) -> Value {
-    json!({"iss": iss, "sub": "alice", "aud": "api", "iat": now(), "exp": now() + 600})
-}
-
-fn api() -> Validation {
-    Validation::new(["api"])
-}
-
 fn secs(seconds: u64) -> Duration {
     Duration::from_secs(seconds)
-}
-
-fn discovery_path(tenant: &str) -> String {
-    format!("/{tenant}{DISCOVERY}")
-}
-
-fn jwks_path(tenant: &str) -> String {
-    format!("/{tenant}/jwks")
-}
-
-/// Counts of (discovery, jwks) requests for a tenant.
-fn counts(issuer: &TestIssuer, tenant: &str) -> (usize, usize) {
-    (
-        issuer.requests(&discovery_path(tenant)),
-        issuer.requests(&jwks_path(tenant)),
-    )
-}
-
-/// Moves Tokio's clock forward by `by` without leaving it paused, so that
-/// later network waits run in real time.
-async fn jump(by: Duration) {
-    tokio::time::pause();
-    tokio::time::advance(by).await;
-    tokio::time::resume();
 }
 
 /// Waits in short real sleeps, five seconds at most, until `done` holds.
