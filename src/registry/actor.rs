@@ -121,7 +121,7 @@ impl Actor {
         }
         // Stop the hit path too: a handle that outlives the actor must not
         // keep answering from the last snapshot forever.
-        self.shared.cancel.cancel();
+        self.shared.stop();
         tracing::info!("key registry stopped");
     }
 

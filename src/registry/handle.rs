@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -68,6 +68,9 @@ pub(crate) struct Shared {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     pub(crate) stats: StatsCounters,
     pub(crate) cancel: CancellationToken,
+    /// Mirrors `cancel` for the hit paths: `CancellationToken::is_cancelled`
+    /// takes a mutex, a load of this does not. Set before `cancel` fires.
+    pub(crate) stopped: AtomicBool,
     /// Tokens verified before; `None` when the cache is off.
     tokens: Option<TokenCache>,
     /// The zero of the `last_used` stamps.
@@ -242,7 +245,7 @@ impl KeyRegistryHandle {
         token: &str,
         validation: &Validation,
     ) -> Result<Option<Verified>, Error> {
-        if self.shared.cancel.is_cancelled() {
+        if self.is_shut_down() {
             return Err(Error::Shutdown);
         }
         let now = Instant::now();
@@ -262,7 +265,6 @@ impl KeyRegistryHandle {
             cache.remove(token);
             return Ok(None);
         }
-        self.check_open_and_allowed(&hit.issuer)?;
         validation.check(
             hit.verified.header(),
             hit.verified.claims(),
@@ -342,12 +344,12 @@ impl KeyRegistryHandle {
     /// Stops the registry at once. Callers waiting on a fetch get
     /// [`Error::Shutdown`], and so does every later call on any handle.
     pub fn shutdown(&self) {
-        self.shared.cancel.cancel();
+        self.shared.stop();
     }
 
     /// Says whether the registry has stopped.
     pub fn is_shut_down(&self) -> bool {
-        self.shared.cancel.is_cancelled()
+        self.shared.stopped.load(Ordering::Acquire)
     }
 
     async fn lookup(
@@ -356,9 +358,13 @@ impl KeyRegistryHandle {
         kid: Option<&str>,
         alg: Option<Algorithm>,
     ) -> Result<Arc<VerifyingKey>, Error> {
-        self.check_open_and_allowed(issuer)?;
+        if self.is_shut_down() {
+            return Err(Error::Shutdown);
+        }
 
         // Hot path: a fresh cached key, read from the snapshot without a lock.
+        // An issuer is published only after it passed the allow-list, so a
+        // hit needs no second check.
         let snapshot = self.shared.snapshot.load();
         if let Some(view) = snapshot.issuers.get(issuer) {
             let now = Instant::now();
@@ -383,6 +389,7 @@ impl KeyRegistryHandle {
         }
 
         // Everything else is the actor's decision.
+        self.check_open_and_allowed(issuer)?;
         let (respond_to, response) = oneshot::channel();
         let request = Request::Key {
             issuer: issuer.to_owned(),
@@ -395,7 +402,7 @@ impl KeyRegistryHandle {
     }
 
     fn check_open_and_allowed(&self, issuer: &str) -> Result<(), Error> {
-        if self.shared.cancel.is_cancelled() {
+        if self.is_shut_down() {
             return Err(Error::Shutdown);
         }
         let allowed = &self.shared.config.valid_issuers;
@@ -421,6 +428,14 @@ impl fmt::Debug for KeyRegistryHandle {
             .field("issuers", &self.shared.snapshot.load().issuers.len())
             .field("shut_down", &self.is_shut_down())
             .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Stops the hit paths, then the actor and every wait.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.cancel.cancel();
     }
 }
 
@@ -666,6 +681,7 @@ impl KeyRegistryBuilder {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             stats: StatsCounters::default(),
             cancel: CancellationToken::new(),
+            stopped: AtomicBool::new(false),
             tokens: TokenCache::new(self.verified_cache_capacity),
             started: Instant::now(),
         });
