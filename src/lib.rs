@@ -128,6 +128,15 @@ pub mod fuzzing {
     ) -> Result<String, crate::Error> {
         crate::discovery::parse_document(issuer, body, allow_http)
     }
+
+    /// What `KeyRegistryHandle::get_key` reads from a token (its `iss`,
+    /// `kid` and algorithm) through its own cheaper parse.
+    pub fn key_hint(
+        token: &str,
+    ) -> Result<(String, Option<String>, crate::Algorithm), crate::Error> {
+        let hint = crate::token::KeyHint::parse(token, crate::DEFAULT_MAX_TOKEN_BYTES)?;
+        Ok((hint.issuer, hint.key_id, hint.algorithm))
+    }
 }
 
 // The README's examples are compiled as doctests so that they stay true.

@@ -65,6 +65,7 @@ pub fn token(data: &[u8]) {
         Ok(parsed) => check_unverified(&text, parsed),
         Err(err) => assert_rejected(err),
     }
+    check_key_hint(&text, &default);
 
     // One byte below its length, a token is refused for its size alone.
     if let Some(below) = text.len().checked_sub(1) {
@@ -94,6 +95,25 @@ pub fn token(data: &[u8]) {
             "a token over the default limit was not refused for its size"
         );
     }
+}
+
+/// `get_key`'s cheaper parse agrees with the full one: the same issuer,
+/// `kid` and algorithm, or the same error.
+fn check_key_hint(text: &str, full: &Result<UnverifiedToken<'_>, Error>) {
+    let hint = jwks_registry::fuzzing::key_hint(text).map_err(|err| err.to_string());
+    let expected = match full {
+        Err(err) => Err(err.to_string()),
+        Ok(parsed) => match parsed.claims().get("iss") {
+            Some(serde_json::Value::String(issuer)) => Ok((
+                issuer.clone(),
+                parsed.key_id().map(str::to_owned),
+                parsed.header().algorithm(),
+            )),
+            Some(_) => Err("malformed token claims: \"iss\" is not a string".to_owned()),
+            None => Err("required claim \"iss\" is missing".to_owned()),
+        },
+    };
+    assert_eq!(hint, expected, "the key hint disagrees with the full parse");
 }
 
 /// The properties of a token that parsed.
