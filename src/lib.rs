@@ -69,6 +69,16 @@
 //! Tokens and signatures are never logged; a `kid` or any other text taken
 //! from a token is logged truncated and escaped.
 //!
+//! # Features
+//!
+//! - `tower`: `BearerAuthLayer`, a `tower` layer that admits only requests
+//!   with a valid bearer token and answers the others as RFC 6750 says.
+//! - `cli`: the `jwks-verify` command and its offline demo
+//!   (`cargo run --release --features cli -- demo`).
+//!
+//! Neither is on by default; the library alone depends on no CLI or tower
+//! crate.
+//!
 //! # Limits
 //!
 //! - Algorithms: RS256/384/512, PS256/384/512, ES256, ES384, EdDSA. No
