@@ -330,21 +330,18 @@ fn segments(token: &str, max_bytes: usize) -> Result<(&str, &str, &str), Error> 
 /// Whether `text` is base64url as [`BASE64URL`] decodes it: the URL-safe
 /// alphabet only, no padding, a possible length, and zero trailing bits.
 fn is_strict_base64url(text: &str) -> bool {
-    let value = |byte: u8| match byte {
-        b'A'..=b'Z' => Some(byte - b'A'),
-        b'a'..=b'z' => Some(byte - b'a' + 26),
-        b'0'..=b'9' => Some(byte - b'0' + 52),
-        b'-' => Some(62),
-        b'_' => Some(63),
-        _ => None,
-    };
     let bytes = text.as_bytes();
-    if !bytes.iter().all(|&byte| value(byte).is_some()) {
+    if !bytes
+        .iter()
+        .all(|&byte| BASE64URL_VALUES[usize::from(byte)] != INVALID)
+    {
         return false;
     }
     // The last character of a partial group carries 4 (2 characters) or 2
     // (3 characters) bits that encode nothing and must be zero.
-    let last = bytes.last().and_then(|&byte| value(byte)).unwrap_or(0);
+    let last = bytes
+        .last()
+        .map_or(0, |&byte| BASE64URL_VALUES[usize::from(byte)]);
     match bytes.len() % 4 {
         0 => true,
         1 => false,
@@ -352,6 +349,21 @@ fn is_strict_base64url(text: &str) -> bool {
         _ => last & 0x03 == 0,
     }
 }
+
+const INVALID: u8 = 0xff;
+
+/// The 6-bit value of each byte in the base64url alphabet, [`INVALID`] for
+/// every other byte.
+static BASE64URL_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut value = 0;
+    while value < alphabet.len() {
+        table[alphabet[value] as usize] = value as u8;
+        value += 1;
+    }
+    table
+};
 
 fn decode_segment(segment: &str, part: TokenPart) -> Result<Vec<u8>, Error> {
     BASE64URL
