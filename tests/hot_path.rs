@@ -12,21 +12,16 @@ use std::time::Duration;
 
 use jwks_registry::{Error, KeyRegistryHandle, Validation};
 
-use issuer::TestIssuer;
 use keys::{TestKey, jwks};
-use support::{claims_lasting, jump};
+use support::{builder_for, claims_lasting, issuer_serving, jump};
 
 /// A repeated token is answered from the verified-token cache, with its
 /// claims still checked against each caller's rules.
 #[tokio::test]
 async fn repeated_token_skips_the_signature_check() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::rsa("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
-    let registry = KeyRegistryHandle::builder()
-        .root_certificate(issuer.ca_der())
-        .valid_issuers([iss.clone()])
+    let (issuer, iss) = issuer_serving(&[&key]).await;
+    let registry = builder_for(&issuer, &iss)
         .verified_cache_capacity(100)
         .build()
         .unwrap();
@@ -64,13 +59,9 @@ async fn repeated_token_skips_the_signature_check() {
 /// and through the token cache at the same moment.
 #[tokio::test]
 async fn removed_key_stops_verifying_on_both_hit_paths() {
-    let issuer = TestIssuer::start().await;
     let (old, new) = (TestKey::es256("old"), TestKey::es256("new"));
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&old]));
-    let registry = KeyRegistryHandle::builder()
-        .root_certificate(issuer.ca_der())
-        .valid_issuers([iss.clone()])
+    let (issuer, iss) = issuer_serving(&[&old]).await;
+    let registry = builder_for(&issuer, &iss)
         .verified_cache_capacity(100)
         .build()
         .unwrap();
@@ -100,13 +91,9 @@ async fn removed_key_stops_verifying_on_both_hit_paths() {
 /// A remembered token is forgotten once its `exp` has passed.
 #[tokio::test]
 async fn cached_token_lives_no_longer_than_its_exp() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::ed25519("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
-    let registry = KeyRegistryHandle::builder()
-        .root_certificate(issuer.ca_der())
-        .valid_issuers([iss.clone()])
+    let (issuer, iss) = issuer_serving(&[&key]).await;
+    let registry = builder_for(&issuer, &iss)
         .verified_cache_capacity(100)
         .build()
         .unwrap();

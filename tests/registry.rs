@@ -21,7 +21,7 @@ use serde_json::json;
 
 use issuer::{Fault, TestIssuer};
 use keys::{TestKey, jwks};
-use support::{DISCOVERY, api, builder, claims_from, counts, jump};
+use support::{DISCOVERY, api, builder, builder_for, claims_from, counts, issuer_serving, jump};
 
 /// A token's key is found through discovery, and the same kid twice costs
 /// one discovery and one key set request.
@@ -260,10 +260,8 @@ async fn ten_thousand_cold_requests_share_one_fetch() {
 /// A custom discovery path is used instead of the well-known one.
 #[tokio::test]
 async fn custom_config_path() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::rsa("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
+    let (issuer, iss) = issuer_serving(&[&key]).await;
     let document = json!({"issuer": iss, "jwks_uri": format!("{iss}/jwks")}).to_string();
     issuer.set_fault(
         "/t1/custom/config",
@@ -272,8 +270,7 @@ async fn custom_config_path() {
             body: document.into_bytes(),
         },
     );
-    let registry = builder(&issuer)
-        .valid_issuers([iss.clone()])
+    let registry = builder_for(&issuer, &iss)
         .config_path("/custom/config")
         .build()
         .unwrap();
@@ -290,12 +287,9 @@ async fn custom_config_path() {
 /// discovery.
 #[tokio::test]
 async fn static_issuer_skips_discovery() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::es384("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
-    let registry = builder(&issuer)
-        .valid_issuers([iss.clone()])
+    let (issuer, iss) = issuer_serving(&[&key]).await;
+    let registry = builder_for(&issuer, &iss)
         .static_issuer(iss.clone(), format!("{iss}/jwks"))
         .build()
         .unwrap();
@@ -378,10 +372,8 @@ async fn custom_http_client_is_used() {
 /// host) is refused, and its key set is never fetched.
 #[tokio::test]
 async fn discovery_issuer_mismatch_is_refused() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::rsa("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
+    let (issuer, iss) = issuer_serving(&[&key]).await;
     for named in [
         format!("{iss}/"),
         "https://other.example/t1".to_owned(),
@@ -440,10 +432,7 @@ async fn redirect_is_refused() {
         &format!("/t1{DISCOVERY}"),
         Fault::Redirect(format!("{}/t2{DISCOVERY}", issuer.base_url())),
     );
-    let registry = builder(&issuer)
-        .valid_issuers([iss.clone()])
-        .build()
-        .unwrap();
+    let registry = builder_for(&issuer, &iss).build().unwrap();
 
     let err = registry
         .verify(&key.token(claims_from(&iss)), &api())
@@ -460,15 +449,10 @@ async fn redirect_is_refused() {
 /// A caller that gives up while a fetch runs does not disturb the others.
 #[tokio::test]
 async fn dropped_caller_does_not_disturb_others() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::es256("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
+    let (issuer, iss) = issuer_serving(&[&key]).await;
     issuer.set_fault("/t1/jwks", Fault::Delay(Duration::from_millis(300)));
-    let registry = builder(&issuer)
-        .valid_issuers([iss.clone()])
-        .build()
-        .unwrap();
+    let registry = builder_for(&issuer, &iss).build().unwrap();
     let token = key.token(claims_from(&iss));
 
     let impatient = {
@@ -545,14 +529,9 @@ async fn shutdown_answers_everyone_at_once() {
 /// `prefetch` loads an issuer's keys so that the first token is a hit.
 #[tokio::test]
 async fn prefetch_warms_the_cache() {
-    let issuer = TestIssuer::start().await;
     let key = TestKey::rsa("k1");
-    let iss = issuer.issuer("t1");
-    issuer.set_jwks("t1", jwks(&[&key]));
-    let registry = builder(&issuer)
-        .valid_issuers([iss.clone()])
-        .build()
-        .unwrap();
+    let (issuer, iss) = issuer_serving(&[&key]).await;
+    let registry = builder_for(&issuer, &iss).build().unwrap();
 
     registry.prefetch(&iss).await.unwrap();
     registry.prefetch(&iss).await.unwrap();

@@ -14,7 +14,7 @@ use jwks_registry::{KeyRegistryBuilder, KeyRegistryHandle, Validation};
 use serde_json::{Value, json};
 
 use crate::issuer::TestIssuer;
-use crate::keys::now;
+use crate::keys::{TestKey, jwks, now};
 
 /// The discovery path the registry asks for by default.
 pub const DISCOVERY: &str = "/.well-known/openid-configuration";
@@ -22,6 +22,20 @@ pub const DISCOVERY: &str = "/.well-known/openid-configuration";
 /// A builder that trusts the test issuer's CA.
 pub fn builder(issuer: &TestIssuer) -> KeyRegistryBuilder {
     KeyRegistryHandle::builder().root_certificate(issuer.ca_der())
+}
+
+/// A started issuer whose tenant `t1` serves `keys`, and that tenant's
+/// issuer name.
+pub async fn issuer_serving(keys: &[&TestKey]) -> (TestIssuer, String) {
+    let issuer = TestIssuer::start().await;
+    issuer.set_jwks("t1", jwks(keys));
+    let iss = issuer.issuer("t1");
+    (issuer, iss)
+}
+
+/// A builder that trusts the test issuer's CA and allows `iss` alone.
+pub fn builder_for(issuer: &TestIssuer, iss: &str) -> KeyRegistryBuilder {
+    builder(issuer).valid_issuers([iss])
 }
 
 /// Valid claims from `iss` for the audience `api`, expiring in ten minutes.
