@@ -24,8 +24,9 @@
 mod issuer;
 #[path = "../tests/common/keys.rs"]
 mod keys;
+#[path = "../tests/common/memory_client.rs"]
+mod memory_client;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -35,11 +36,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, Throughput};
-use jwks_registry::{
-    DEFAULT_CONFIG_PATH, FetchFuture, HttpClient, HttpResponse, KeyRegistryHandle, Validation,
-};
+use jwks_registry::{KeyRegistryHandle, Validation};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
@@ -47,6 +45,7 @@ use tokio::task::JoinSet;
 
 use issuer::TestIssuer;
 use keys::{TestKey, jwks, now};
+use memory_client::MemoryClient;
 
 /// The issuer the in-memory client serves.
 const ISSUER: &str = "https://bench.example";
@@ -64,51 +63,13 @@ const CONCURRENT: &str = "verify_rs256_64_tasks";
 const REPEATED: &str = "repeated_token";
 const COLD: &str = "cold_10000";
 
-/// An HTTP client serving fixed documents from memory, by URL.
-#[derive(Debug, Default)]
-struct MemoryClient {
-    documents: HashMap<String, Bytes>,
-}
-
-impl MemoryClient {
-    /// Serves the discovery document of [`ISSUER`] and a key set holding
-    /// `keys`.
-    fn serving(keys: &[&TestKey]) -> MemoryClient {
-        let jwks_uri = format!("{ISSUER}/jwks");
-        let discovery = json!({"issuer": ISSUER, "jwks_uri": jwks_uri}).to_string();
-        let documents = HashMap::from([
-            (format!("{ISSUER}{DEFAULT_CONFIG_PATH}"), discovery.into()),
-            (jwks_uri, jwks(keys).into()),
-        ]);
-        MemoryClient { documents }
-    }
-}
-
-impl HttpClient for MemoryClient {
-    fn get<'a>(&'a self, url: &'a str, _max_bytes: usize) -> FetchFuture<'a> {
-        let response = match self.documents.get(url) {
-            Some(body) => HttpResponse {
-                status: 200,
-                content_type: Some("application/json".into()),
-                body: body.clone(),
-                ..HttpResponse::default()
-            },
-            None => HttpResponse {
-                status: 404,
-                ..HttpResponse::default()
-            },
-        };
-        Box::pin(async move { Ok(response) })
-    }
-}
-
 /// A registry on `runtime` whose keys for [`ISSUER`] are already fetched, so
 /// that every call below is a fresh hit.
 fn warm_registry(runtime: &Runtime, key: &TestKey, verified_cache: usize) -> KeyRegistryHandle {
     runtime.block_on(async {
         let registry = KeyRegistryHandle::builder()
             .valid_issuers([ISSUER])
-            .http_client(MemoryClient::serving(&[key]))
+            .http_client(MemoryClient::default().with_issuer(ISSUER, jwks(&[key])))
             .verified_cache_capacity(verified_cache)
             .build()
             .expect("the settings are valid");

@@ -3,6 +3,8 @@
 
 #[path = "../tests/common/keys.rs"]
 mod keys;
+#[path = "../tests/common/memory_client.rs"]
+mod memory_client;
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -11,37 +13,14 @@ use std::time::Duration;
 use criterion::Criterion;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response};
-use jwks_registry::{
-    BearerAuthLayer, FetchFuture, HttpClient, HttpResponse, KeyRegistryHandle, Validation,
-};
+use jwks_registry::{BearerAuthLayer, KeyRegistryHandle, Validation};
 use serde_json::json;
 use tower::{Layer, ServiceExt, service_fn};
 
 use keys::{TestKey, jwks, now};
+use memory_client::MemoryClient;
 
 const ISSUER: &str = "https://bench.example";
-
-/// Serves the bench issuer's discovery document and key set from memory.
-#[derive(Debug)]
-struct Memory(String);
-
-impl HttpClient for Memory {
-    fn get<'a>(&'a self, url: &'a str, _max_bytes: usize) -> FetchFuture<'a> {
-        let body = if url.ends_with("/jwks") {
-            self.0.clone()
-        } else {
-            json!({"issuer": ISSUER, "jwks_uri": format!("{ISSUER}/jwks")}).to_string()
-        };
-        Box::pin(async move {
-            Ok(HttpResponse {
-                status: 200,
-                content_type: Some("application/json".into()),
-                body: body.into_bytes().into(),
-                ..HttpResponse::default()
-            })
-        })
-    }
-}
 
 fn layer_overhead(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -54,7 +33,7 @@ fn layer_overhead(c: &mut Criterion) {
     let registry = runtime.block_on(async {
         let registry = KeyRegistryHandle::builder()
             .valid_issuers([ISSUER])
-            .http_client(Memory(jwks(&[&key])))
+            .http_client(MemoryClient::default().with_issuer(ISSUER, jwks(&[&key])))
             .build()
             .unwrap();
         registry.prefetch(ISSUER).await.unwrap();

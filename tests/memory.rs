@@ -14,18 +14,17 @@
 
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/memory_client.rs"]
+mod memory_client;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use bytes::Bytes;
-use jwks_registry::{
-    DEFAULT_CONFIG_PATH, FetchFuture, HttpClient, HttpResponse, KeyRegistryHandle,
-};
+use jwks_registry::KeyRegistryHandle;
 use serde_json::json;
 
 use keys::TestKey;
+use memory_client::MemoryClient;
 
 const ISSUERS: usize = 32;
 const KEYS_PER_ISSUER: usize = 10;
@@ -95,32 +94,6 @@ fn live() -> (isize, isize) {
     )
 }
 
-/// An HTTP client serving fixed documents from memory, by URL.
-#[derive(Debug)]
-struct MemoryClient {
-    documents: HashMap<String, Bytes>,
-}
-
-impl HttpClient for MemoryClient {
-    fn get<'a>(&'a self, url: &'a str, _max_bytes: usize) -> FetchFuture<'a> {
-        let response = match self.documents.get(url) {
-            Some(body) => HttpResponse {
-                status: 200,
-                content_type: Some("application/json".into()),
-                // A copy, so that the client's own documents are never shared
-                // with what the registry keeps.
-                body: Bytes::copy_from_slice(body),
-                ..HttpResponse::default()
-            },
-            None => HttpResponse {
-                status: 404,
-                ..HttpResponse::default()
-            },
-        };
-        Box::pin(async move { Ok(response) })
-    }
-}
-
 /// 32 issuers of 10 RSA-2048 keys each, all fetched, take less than 1 MiB.
 ///
 /// Each issuer's set holds the kids `k0` to `k9`, alternately the two RSA
@@ -135,7 +108,7 @@ async fn thirty_two_issuers_of_ten_rsa_keys_fit_in_a_mebibyte() {
     let issuers: Vec<String> = (0..ISSUERS)
         .map(|index| format!("https://issuer-{index:02}.example"))
         .collect();
-    let mut documents = HashMap::new();
+    let mut client = MemoryClient::default();
     for issuer in &issuers {
         let keys: Vec<_> = (0..KEYS_PER_ISSUER)
             .map(|index| {
@@ -144,15 +117,8 @@ async fn thirty_two_issuers_of_ten_rsa_keys_fit_in_a_mebibyte() {
                 jwk
             })
             .collect();
-        let jwks_uri = format!("{issuer}/jwks");
-        let discovery = json!({"issuer": issuer, "jwks_uri": jwks_uri});
-        documents.insert(
-            format!("{issuer}{DEFAULT_CONFIG_PATH}"),
-            Bytes::from(discovery.to_string()),
-        );
-        documents.insert(jwks_uri, Bytes::from(json!({ "keys": keys }).to_string()));
+        client = client.with_issuer(issuer, json!({ "keys": keys }).to_string());
     }
-    let client = MemoryClient { documents };
 
     // Build, fetch every issuer, and let the finished fetch tasks go.
     let (bytes_before, blocks_before) = live();

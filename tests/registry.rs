@@ -6,21 +6,21 @@
 mod issuer;
 #[path = "common/keys.rs"]
 mod keys;
+#[path = "common/memory_client.rs"]
+mod memory_client;
 #[path = "common/support.rs"]
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use jwks_registry::{
-    Error, ErrorClass, FetchFuture, HttpClient, HttpResponse, KeyRegistryBuilder, KeyRegistryHandle,
-};
+use jwks_registry::{Error, ErrorClass, KeyRegistryBuilder, KeyRegistryHandle};
 use serde_json::json;
 
 use issuer::{Fault, TestIssuer};
 use keys::{TestKey, jwks};
+use memory_client::MemoryClient;
 use support::{DISCOVERY, api, builder, builder_for, claims_from, counts, issuer_serving, jump};
 
 /// A token's key is found through discovery, and the same kid twice costs
@@ -301,60 +301,17 @@ async fn static_issuer_skips_discovery() {
     assert_eq!(counts(&issuer, "t1"), (0, 1));
 }
 
-/// An in-memory client serving fixed documents by URL.
-#[derive(Debug, Default)]
-struct MemoryClient {
-    documents: HashMap<String, String>,
-    calls: AtomicUsize,
-}
-
-impl HttpClient for MemoryClient {
-    fn get<'a>(&'a self, url: &'a str, _max_bytes: usize) -> FetchFuture<'a> {
-        Box::pin(async move {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            Ok(match self.documents.get(url) {
-                Some(body) => HttpResponse {
-                    status: 200,
-                    content_type: Some("application/json".into()),
-                    body: body.clone().into_bytes().into(),
-                    ..HttpResponse::default()
-                },
-                None => HttpResponse {
-                    status: 404,
-                    ..HttpResponse::default()
-                },
-            })
-        })
-    }
-}
-
 /// A custom HTTP client replaces the network entirely.
 #[tokio::test]
 async fn custom_http_client_is_used() {
     let key = TestKey::ed25519("k1");
     let iss = "https://memory.example";
-    let mut client = MemoryClient::default();
-    client.documents.insert(
-        format!("{iss}{DISCOVERY}"),
-        json!({"issuer": iss, "jwks_uri": format!("{iss}/keys")}).to_string(),
-    );
-    client
-        .documents
-        .insert(format!("{iss}/keys"), jwks(&[&key]));
-    let client = Arc::new(client);
-
-    /// Lets the test keep a reference to the client it hands over.
-    #[derive(Debug)]
-    struct Shared(Arc<MemoryClient>);
-    impl HttpClient for Shared {
-        fn get<'a>(&'a self, url: &'a str, max_bytes: usize) -> FetchFuture<'a> {
-            self.0.get(url, max_bytes)
-        }
-    }
+    let client = MemoryClient::default().with_issuer(iss, jwks(&[&key]));
+    let calls = client.calls();
 
     let registry = KeyRegistryHandle::builder()
         .valid_issuers([iss])
-        .http_client(Shared(Arc::clone(&client)))
+        .http_client(client)
         .build()
         .unwrap();
     registry
@@ -365,7 +322,7 @@ async fn custom_http_client_is_used() {
         .verify(&key.token(claims_from(iss)), &api())
         .await
         .unwrap();
-    assert_eq!(client.calls.load(Ordering::Relaxed), 2);
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
 }
 
 /// A discovery document naming another issuer (a trailing slash, another
