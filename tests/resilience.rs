@@ -355,6 +355,11 @@ async fn key_set_huge_declared() {
 async fn key_set_trickle() {
     let fault = Fault::Trickle { interval: SECOND };
     let (_scene, failure) = key_set_fault(fault).await;
+    assert_timed_out(failure);
+}
+
+/// The fetch ended at the fetch timeout, well within the test's own bound.
+fn assert_timed_out(failure: ColdFailure) {
     let err = failure.error;
     assert!(
         matches!(err, Error::Timeout { after, .. } if after == FETCH_TIMEOUT),
@@ -367,12 +372,7 @@ async fn key_set_trickle() {
 #[tokio::test]
 async fn key_set_hang() {
     let (_scene, failure) = key_set_fault(Fault::Hang).await;
-    let err = failure.error;
-    assert!(
-        matches!(err, Error::Timeout { after, .. } if after == FETCH_TIMEOUT),
-        "{err}"
-    );
-    assert!(failure.waited < secs(10), "waited {:?}", failure.waited);
+    assert_timed_out(failure);
 }
 
 /// A server that closes the connection without answering fails with `Http`.
