@@ -91,6 +91,8 @@
 //! # Layout
 //!
 //! `token` (strict compact JWS parsing), `json` (duplicate-refusing JSON),
+//! `scan` (the allocation-free reading of `iss`, `kid` and `alg` behind
+//! `get_key`, which leaves whatever it cannot judge to `json`),
 //! `algorithm` (the algorithm table), `jwk` (key import and key sets),
 //! `validation` (claim rules), `verify` (signature checks and results),
 //! `http` (the client), `discovery` (issuer and URL rules), `registry` (the
@@ -109,6 +111,7 @@ mod http;
 mod json;
 mod jwk;
 mod registry;
+mod scan;
 mod token;
 #[cfg(feature = "tower")]
 mod tower;

@@ -19,6 +19,9 @@
 //! `x5c`) are kept in [`Header::members`] for inspection but never used:
 //! keys come only from the issuer's discovered key set.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
@@ -26,6 +29,7 @@ use serde_json::{Map, Value};
 use crate::algorithm::Algorithm;
 use crate::error::{Error, TokenPart, quoted};
 use crate::json;
+use crate::scan::{self, Member};
 
 /// The default limit on a token's length, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -197,11 +201,68 @@ pub(crate) struct KeyHint {
 }
 
 impl KeyHint {
+    /// A hint owning copies of `issuer` and `key_id`.
+    pub(crate) fn new(issuer: &str, key_id: Option<&str>, algorithm: Algorithm) -> KeyHint {
+        KeyHint {
+            issuer: issuer.to_owned(),
+            key_id: key_id.map(str::to_owned),
+            algorithm,
+        }
+    }
+
     /// Reads a token's key hint under exactly the rules of
     /// [`UnverifiedToken::parse_with_limit`], plus a string `iss`, but
     /// cheaper: the signature is checked for strict base64url without being
-    /// decoded, and the claims are checked without being kept.
+    /// decoded, and the header and claims are read without being kept.
     pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<KeyHint, Error> {
+        match KeyHint::scan_with(token, max_bytes, KeyHint::new) {
+            Some(hint) => Ok(hint),
+            // Refused, or beyond what the scanner judges: the full parse
+            // decides, and names the error.
+            None => KeyHint::parse_in_full(token, max_bytes),
+        }
+    }
+
+    /// The common case of [`KeyHint::parse`], lending the issuer and `kid`
+    /// to `use_hint` instead of copying them.
+    ///
+    /// `None` whenever anything is refused or unusual, and then `use_hint`
+    /// is not called; otherwise `use_hint` sees exactly the hint that the
+    /// full parse gives. The claims are read by [`scan::object_members`]
+    /// and the header through [`header_hint`], which remembers the last
+    /// header seen on this thread.
+    pub(crate) fn scan_with<R>(
+        token: &str,
+        max_bytes: usize,
+        use_hint: impl FnOnce(&str, Option<&str>, Algorithm) -> R,
+    ) -> Option<R> {
+        if token.len() > max_bytes {
+            return None;
+        }
+        // The signature is checked for the base64url alphabet, which has no
+        // `.`, so two dots found here mean exactly three segments.
+        let (header_b64, rest) = token.split_once('.')?;
+        let (payload_b64, signature_b64) = rest.split_once('.')?;
+        if !is_strict_base64url(signature_b64) {
+            return None;
+        }
+        let header = header_hint(header_b64)?;
+
+        let mut payload = Vec::with_capacity(payload_b64.len() / 4 * 3 + 3);
+        BASE64URL.decode_vec(payload_b64, &mut payload).ok()?;
+        let [issuer] = scan::object_members(&payload, ["iss"])?;
+        let Some(Member::String(issuer)) = issuer else {
+            return None;
+        };
+        Some(use_hint(
+            &issuer,
+            header.key_id.as_deref(),
+            header.algorithm,
+        ))
+    }
+
+    /// The hint through the full parse of header and claims.
+    fn parse_in_full(token: &str, max_bytes: usize) -> Result<KeyHint, Error> {
         let (header_b64, payload_b64, signature_b64) = segments(token, max_bytes)?;
 
         // The same order of checks as `Jws::parse`, so that both report the
@@ -230,6 +291,67 @@ impl KeyHint {
             algorithm: header.algorithm,
         })
     }
+}
+
+/// What a header says about its key, read by [`header_hint`].
+#[derive(Debug)]
+struct HeaderHint {
+    algorithm: Algorithm,
+    key_id: Option<Box<str>>,
+}
+
+/// Header segments longer than this are read each time, not remembered.
+const MAX_REMEMBERED_HEADER: usize = 512;
+
+thread_local! {
+    /// The last header segment read on this thread, and its hint. Every
+    /// token signed with one key carries the same header byte for byte, so
+    /// a gateway mostly reads each header once per thread instead of once
+    /// per token. The hint is a pure function of the segment, so a
+    /// remembered one is exactly what reading it again would give.
+    static LAST_HEADER: RefCell<Option<(Box<str>, Rc<HeaderHint>)>> =
+        const { RefCell::new(None) };
+}
+
+/// The hint of a header segment under the rules of `Header::from_members`,
+/// on the accepting side only: `None` for a header the full parse refuses
+/// or the scanner does not judge.
+fn header_hint(segment: &str) -> Option<Rc<HeaderHint>> {
+    LAST_HEADER.with_borrow_mut(|last| {
+        if let Some((remembered, hint)) = last {
+            if **remembered == *segment {
+                return Some(Rc::clone(hint));
+            }
+        }
+        let hint = Rc::new(read_header_hint(segment)?);
+        if segment.len() <= MAX_REMEMBERED_HEADER {
+            *last = Some((segment.into(), Rc::clone(&hint)));
+        }
+        Some(hint)
+    })
+}
+
+fn read_header_hint(segment: &str) -> Option<HeaderHint> {
+    let header = BASE64URL.decode(segment).ok()?;
+    let [alg, kid, typ, cty, crit, b64] =
+        scan::object_members(&header, ["alg", "kid", "typ", "cty", "crit", "b64"])?;
+    let Some(Member::String(alg)) = alg else {
+        return None;
+    };
+    let algorithm = Algorithm::from_name(&alg).ok()?;
+    let key_id = match kid {
+        None => None,
+        Some(Member::String(kid)) if kid.len() <= MAX_KEY_ID_BYTES => Some(kid.into()),
+        Some(_) => return None,
+    };
+    let is_string = |member: &Option<Member<'_>>| matches!(member, None | Some(Member::String(_)));
+    if !is_string(&typ) || !is_string(&cty) || crit.is_some() {
+        return None;
+    }
+    if !matches!(b64, None | Some(Member::True)) {
+        return None;
+    }
+    Some(HeaderHint { algorithm, key_id })
 }
 
 impl<'a> UnverifiedToken<'a> {
@@ -331,10 +453,12 @@ fn segments(token: &str, max_bytes: usize) -> Result<(&str, &str, &str), Error> 
 /// alphabet only, no padding, a possible length, and zero trailing bits.
 fn is_strict_base64url(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if !bytes
-        .iter()
-        .all(|&byte| BASE64URL_VALUES[usize::from(byte)] != INVALID)
-    {
+    // Without an early exit the loop vectorises, which matters for the
+    // 342-character signature of an RS256 token on every `get_key`.
+    let alphabet_only = bytes.iter().fold(true, |ok, &byte| {
+        ok & (byte.is_ascii_alphanumeric() | (byte == b'-') | (byte == b'_'))
+    });
+    if !alphabet_only {
         return false;
     }
     // The last character of a partial group carries 4 (2 characters) or 2
@@ -665,7 +789,15 @@ mod tests {
                 algorithm: parsed.header().algorithm(),
             })
         };
+        // The scanner's answers are compared on their own too, and counted,
+        // so that the comparison covers the fast path and not only the
+        // fallback.
+        let scanned = std::cell::Cell::new(0);
         let hint = |token: &str| {
+            if let Some(fast) = KeyHint::scan_with(token, DEFAULT_MAX_TOKEN_BYTES, KeyHint::new) {
+                assert_eq!(Ok(&fast), full(token).as_ref(), "{token}");
+                scanned.set(scanned.get() + 1);
+            }
             KeyHint::parse(token, DEFAULT_MAX_TOKEN_BYTES).map_err(|err| err.to_string())
         };
         let bases = [
@@ -725,6 +857,7 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "{checked}");
+        assert!(scanned.get() > 300, "{}", scanned.get());
     }
 
     /// The signature check without decoding accepts exactly what decoding

@@ -184,7 +184,19 @@ impl KeyRegistryHandle {
     /// Cancel safe: dropping the future abandons only this caller's wait; a
     /// fetch it started goes on and serves the others.
     pub async fn get_key(&self, token: &str) -> Result<Arc<VerifyingKey>, Error> {
-        let hint = KeyHint::parse(token, self.shared.config.max_token_bytes)?;
+        // A fresh hit for a common token is answered while the issuer and
+        // `kid` are still borrowed from the token; anything else takes an
+        // owned hint to the actor.
+        let max_bytes = self.shared.config.max_token_bytes;
+        let scanned = KeyHint::scan_with(token, max_bytes, |issuer, kid, alg| {
+            self.fresh_hit(issuer, kid, Some(alg))
+                .ok_or_else(|| KeyHint::new(issuer, kid, alg))
+        });
+        let hint = match scanned {
+            Some(Ok(key)) => return Ok(key),
+            Some(Err(hint)) => hint,
+            None => KeyHint::parse(token, max_bytes)?,
+        };
         self.lookup(&hint.issuer, hint.key_id.as_deref(), Some(hint.algorithm))
             .await
     }
@@ -361,31 +373,8 @@ impl KeyRegistryHandle {
         if self.is_shut_down() {
             return Err(Error::Shutdown);
         }
-
-        // Hot path: a fresh cached key, read from the snapshot without a lock.
-        // An issuer is published only after it passed the allow-list, so a
-        // hit needs no second check.
-        let snapshot = self.shared.snapshot.load();
-        if let Some(view) = snapshot.issuers.get(issuer) {
-            let now = Instant::now();
-            if now < view.fresh_until {
-                if let Ok(key) = view.keys.select(kid, alg) {
-                    view.last_used
-                        .fetch_max(stamp(self.shared.started, now), Ordering::Relaxed);
-                    self.shared.stats.hit();
-                    if now >= view.refresh_at
-                        && !view.refresh_requested.swap(true, Ordering::Relaxed)
-                    {
-                        // Ignoring a full channel is right: the refresh is an
-                        // optimisation and the next hit in the window is not
-                        // asked to retry, the expiry itself will fetch.
-                        let _ = self.requests_tx.try_send(Request::Refresh {
-                            issuer: issuer.to_owned(),
-                        });
-                    }
-                    return Ok(Arc::clone(key));
-                }
-            }
+        if let Some(key) = self.fresh_hit(issuer, kid, alg) {
+            return Ok(key);
         }
 
         // Everything else is the actor's decision.
@@ -399,6 +388,42 @@ impl KeyRegistryHandle {
         };
         self.send(request).await?;
         response.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// The hot path: a fresh cached key, read from the snapshot without a
+    /// lock or a message. `None` sends the caller to the actor, which also
+    /// answers for a registry that has shut down.
+    ///
+    /// An issuer is published only after it passed the allow-list, so a hit
+    /// needs no second check.
+    fn fresh_hit(
+        &self,
+        issuer: &str,
+        kid: Option<&str>,
+        alg: Option<Algorithm>,
+    ) -> Option<Arc<VerifyingKey>> {
+        if self.is_shut_down() {
+            return None;
+        }
+        let snapshot = self.shared.snapshot.load();
+        let view = snapshot.issuers.get(issuer)?;
+        let now = Instant::now();
+        if now >= view.fresh_until {
+            return None;
+        }
+        let key = view.keys.select(kid, alg).ok()?;
+        view.last_used
+            .fetch_max(stamp(self.shared.started, now), Ordering::Relaxed);
+        self.shared.stats.hit();
+        if now >= view.refresh_at && !view.refresh_requested.swap(true, Ordering::Relaxed) {
+            // Ignoring a full channel is right: the refresh is an
+            // optimisation and the next hit in the window is not asked to
+            // retry, the expiry itself will fetch.
+            let _ = self.requests_tx.try_send(Request::Refresh {
+                issuer: issuer.to_owned(),
+            });
+        }
+        Some(Arc::clone(key))
     }
 
     fn check_open_and_allowed(&self, issuer: &str) -> Result<(), Error> {
