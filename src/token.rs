@@ -860,6 +860,36 @@ mod tests {
         assert!(scanned.get() > 300, "{}", scanned.get());
     }
 
+    /// The header remembered from one token never answers for another:
+    /// tokens of two headers in turn each get their own `kid` and `alg`, and
+    /// a refused header is refused after an accepted one.
+    #[test]
+    fn remembered_header_follows_the_token() {
+        let claims = r#"{"iss":"https://a"}"#;
+        let first = token(r#"{"alg":"RS256","kid":"one"}"#, claims);
+        let second = token(r#"{"alg":"ES256","kid":"two"}"#, claims);
+        let no_kid = token(r#"{"alg":"EdDSA"}"#, claims);
+        for _ in 0..3 {
+            for (text, kid, algorithm) in [
+                (&first, Some("one"), Algorithm::RS256),
+                (&second, Some("two"), Algorithm::ES256),
+                (&first, Some("one"), Algorithm::RS256),
+                (&no_kid, None, Algorithm::EdDSA),
+            ] {
+                let hint = KeyHint::scan_with(text, DEFAULT_MAX_TOKEN_BYTES, KeyHint::new)
+                    .expect("the scanner reads a plain token");
+                assert_eq!(hint.key_id.as_deref(), kid);
+                assert_eq!(hint.algorithm, algorithm);
+            }
+        }
+        let refused = token(r#"{"alg":"none","kid":"one"}"#, claims);
+        assert!(KeyHint::scan_with(&refused, DEFAULT_MAX_TOKEN_BYTES, KeyHint::new).is_none());
+        assert!(matches!(
+            KeyHint::parse(&refused, DEFAULT_MAX_TOKEN_BYTES),
+            Err(Error::UnsupportedAlgorithm { .. })
+        ));
+    }
+
     /// The signature check without decoding accepts exactly what decoding
     /// accepts.
     #[test]

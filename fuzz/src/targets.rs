@@ -518,12 +518,25 @@ fn claims_fixture() -> &'static ClaimsFixture {
 /// headers and validates them under several rules.
 ///
 /// The strict parse agrees with a plain `serde_json` parse except on
-/// duplicate names; stricter rules never accept what laxer ones refuse; and
-/// accepted claims meet the rules they passed.
+/// duplicate names; stricter rules never accept what laxer ones refuse;
+/// accepted claims meet the rules they passed; and `get_key`'s own reading
+/// of `iss`, `kid` and `alg` agrees with the full parse, with the input as
+/// the claims and as the header.
 pub fn claims(data: &[u8]) {
     let fixture = claims_fixture();
     let payload = URL_SAFE_NO_PAD.encode(data);
     let plain: Option<Map<String, Value>> = serde_json::from_slice(data).ok();
+
+    let fixed_header = URL_SAFE_NO_PAD.encode(CLAIMS_HEADERS[2]);
+    let fixed_claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"iss":"{ISSUER}"}}"#));
+    for token in [
+        format!("{fixed_header}.{payload}.AA"),
+        format!("{payload}.{fixed_claims}.AA"),
+    ] {
+        if token.len() <= DEFAULT_MAX_TOKEN_BYTES {
+            check_key_hint(&token, &UnverifiedToken::parse(&token));
+        }
+    }
 
     for header in CLAIMS_HEADERS {
         let token = format!("{}.{payload}.AA", URL_SAFE_NO_PAD.encode(header));
