@@ -2,9 +2,10 @@
 //! compared with in the same group, so that every ratio reads from one run.
 //!
 //! - `registry_hit`: `get_key_for` and `get_key` answered from the published
-//!   snapshot (the target is under 1 µs for `get_key`), and two harder
-//!   cases of `get_key`: tokens of two keys in turn, so that the header
-//!   remembered from the last token never matches, and a token with about
+//!   snapshot (the target is under 1 µs for `get_key`), and three other
+//!   cases of `get_key`: tokens of two keys in turn, as during a key
+//!   rotation; tokens of five keys in turn, more headers than each thread
+//!   remembers, so that every header is read anew; and a token with about
 //!   1 KiB of claims.
 //! - `verify_rs256_64_tasks`: warm `verify` of RS256-2048 tokens from 64
 //!   tasks on a 2-worker runtime, beside the raw `ring` check of the same
@@ -215,11 +216,18 @@ impl Tally {
 /// current-thread runtime.
 fn hit(c: &mut Criterion) {
     let runtime = current_thread();
-    let key = TestKey::rsa("k1");
-    let other_key = TestKey::rsa("k2");
-    let registry = warm_registry(&runtime, &[&key, &other_key], 0);
+    // Five kids, so five distinct headers; the key material may repeat.
+    let keys: Vec<TestKey> = (1..=5)
+        .map(|index| TestKey::rsa(&format!("k{index}")))
+        .collect();
+    let registry = warm_registry(&runtime, &keys.iter().collect::<Vec<_>>(), 0);
+    let key = &keys[0];
     let token = key.token(claims_from(ISSUER, 0));
-    let in_turn = [token.clone(), other_key.token(claims_from(ISSUER, 1))];
+    let tokens: Vec<String> = keys
+        .iter()
+        .zip(0..)
+        .map(|(key, subject)| key.token(claims_from(ISSUER, subject)))
+        .collect();
     let large = key.token(large_claims());
 
     let mut group = c.benchmark_group(HIT);
@@ -239,20 +247,25 @@ fn hit(c: &mut Criterion) {
                 .expect("a fresh hit")
         })
     });
-    group.bench_function("get_key_two_keys_in_turn", |b| {
-        let mut turn = 0;
-        b.to_async(&runtime).iter(|| {
-            turn ^= 1;
-            let token = &in_turn[turn];
-            let registry = &registry;
-            async move {
-                registry
-                    .get_key(black_box(token))
-                    .await
-                    .expect("a fresh hit")
-            }
-        })
-    });
+    for (name, count) in [
+        ("get_key_two_keys_in_turn", 2),
+        ("get_key_five_keys_in_turn", 5),
+    ] {
+        group.bench_function(name, |b| {
+            let mut turn = 0;
+            b.to_async(&runtime).iter(|| {
+                turn = (turn + 1) % count;
+                let token = &tokens[turn];
+                let registry = &registry;
+                async move {
+                    registry
+                        .get_key(black_box(token))
+                        .await
+                        .expect("a fresh hit")
+                }
+            })
+        });
+    }
     group.bench_function("get_key_1k_claims", |b| {
         b.to_async(&runtime).iter(|| async {
             registry
@@ -491,7 +504,7 @@ fn report_ratios(since: SystemTime) {
     let median = |group, function| median_ns(&results, group, function, since);
     let show = |what: &str, figure: Option<String>| {
         let figure = figure.unwrap_or_else(|| "not measured in this run".to_owned());
-        println!("  {what:<50} {figure}");
+        println!("  {what:<54} {figure}");
     };
 
     println!("\nfigures from this run's medians:");
@@ -506,6 +519,10 @@ fn report_ratios(since: SystemTime) {
     show(
         "get_key(token), two keys in turn",
         median(HIT, "get_key_two_keys_in_turn").map(|ns| format!("{ns:.0} ns")),
+    );
+    show(
+        "get_key(token), five keys in turn (header read anew)",
+        median(HIT, "get_key_five_keys_in_turn").map(|ns| format!("{ns:.0} ns")),
     );
     show(
         "get_key(token), 1 KiB of claims",

@@ -229,8 +229,8 @@ impl KeyHint {
     /// `None` whenever anything is refused or unusual, and then `use_hint`
     /// is not called; otherwise `use_hint` sees exactly the hint that the
     /// full parse gives. The claims are read by [`scan::object_members`]
-    /// and the header through [`header_hint`], which remembers the last
-    /// header seen on this thread.
+    /// and the header through [`header_hint`], which remembers the last few
+    /// headers seen on this thread.
     pub(crate) fn scan_with<R>(
         token: &str,
         max_bytes: usize,
@@ -303,29 +303,50 @@ struct HeaderHint {
 /// Header segments longer than this are read each time, not remembered.
 const MAX_REMEMBERED_HEADER: usize = 512;
 
+/// How many header segments each thread remembers.
+const REMEMBERED_HEADERS: usize = 4;
+
+/// The last few header segments read on one thread, with their hints.
+///
+/// Every token signed with one key carries the same header byte for byte,
+/// so a gateway mostly reads each header once per thread instead of once
+/// per token; a few entries cover a key rotation's overlap, when tokens of
+/// the old and the new key arrive in turn. A hint is a pure function of its
+/// segment, so a remembered one is exactly what reading it again would
+/// give.
+struct RememberedHeaders {
+    entries: [Option<(Box<str>, Rc<HeaderHint>)>; REMEMBERED_HEADERS],
+    /// The entry the next new segment replaces, in turn.
+    next: usize,
+}
+
 thread_local! {
-    /// The last header segment read on this thread, and its hint. Every
-    /// token signed with one key carries the same header byte for byte, so
-    /// a gateway mostly reads each header once per thread instead of once
-    /// per token. The hint is a pure function of the segment, so a
-    /// remembered one is exactly what reading it again would give.
-    static LAST_HEADER: RefCell<Option<(Box<str>, Rc<HeaderHint>)>> =
-        const { RefCell::new(None) };
+    static REMEMBERED: RefCell<RememberedHeaders> = const {
+        RefCell::new(RememberedHeaders {
+            entries: [const { None }; REMEMBERED_HEADERS],
+            next: 0,
+        })
+    };
 }
 
 /// The hint of a header segment under the rules of `Header::from_members`,
 /// on the accepting side only: `None` for a header the full parse refuses
 /// or the scanner does not judge.
 fn header_hint(segment: &str) -> Option<Rc<HeaderHint>> {
-    LAST_HEADER.with_borrow_mut(|last| {
-        if let Some((remembered, hint)) = last {
-            if **remembered == *segment {
-                return Some(Rc::clone(hint));
-            }
+    REMEMBERED.with_borrow_mut(|remembered| {
+        let known = remembered
+            .entries
+            .iter()
+            .flatten()
+            .find(|(known, _)| **known == *segment);
+        if let Some((_, hint)) = known {
+            return Some(Rc::clone(hint));
         }
         let hint = Rc::new(read_header_hint(segment)?);
         if segment.len() <= MAX_REMEMBERED_HEADER {
-            *last = Some((segment.into(), Rc::clone(&hint)));
+            let next = remembered.next;
+            remembered.entries[next] = Some((segment.into(), Rc::clone(&hint)));
+            remembered.next = (next + 1) % REMEMBERED_HEADERS;
         }
         Some(hint)
     })
@@ -860,29 +881,31 @@ mod tests {
         assert!(scanned.get() > 300, "{}", scanned.get());
     }
 
-    /// The header remembered from one token never answers for another:
-    /// tokens of two headers in turn each get their own `kid` and `alg`, and
-    /// a refused header is refused after an accepted one.
+    /// A header remembered from one token never answers for another: tokens
+    /// of more headers than are remembered, in turn, each get their own
+    /// `kid` and `alg`, and a refused header is refused after accepted ones.
     #[test]
-    fn remembered_header_follows_the_token() {
+    fn remembered_headers_follow_the_token() {
         let claims = r#"{"iss":"https://a"}"#;
-        let first = token(r#"{"alg":"RS256","kid":"one"}"#, claims);
-        let second = token(r#"{"alg":"ES256","kid":"two"}"#, claims);
-        let no_kid = token(r#"{"alg":"EdDSA"}"#, claims);
-        for _ in 0..3 {
-            for (text, kid, algorithm) in [
-                (&first, Some("one"), Algorithm::RS256),
-                (&second, Some("two"), Algorithm::ES256),
-                (&first, Some("one"), Algorithm::RS256),
-                (&no_kid, None, Algorithm::EdDSA),
-            ] {
+        let algorithms = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+        let headers: Vec<(String, Option<String>, Algorithm)> = (0..REMEMBERED_HEADERS + 2)
+            .map(|index| {
+                let algorithm = algorithms[index % algorithms.len()];
+                let kid = format!("k{index}");
+                let header = format!(r#"{{"alg":"{}","kid":"{kid}"}}"#, algorithm.name());
+                (token(&header, claims), Some(kid), algorithm)
+            })
+            .chain([(token(r#"{"alg":"ES384"}"#, claims), None, Algorithm::ES384)])
+            .collect();
+        for round in 0..3 {
+            for (text, kid, algorithm) in headers.iter().skip(round) {
                 let hint = KeyHint::scan_with(text, DEFAULT_MAX_TOKEN_BYTES, KeyHint::new)
                     .expect("the scanner reads a plain token");
-                assert_eq!(hint.key_id.as_deref(), kid);
-                assert_eq!(hint.algorithm, algorithm);
+                assert_eq!(&hint.key_id, kid);
+                assert_eq!(hint.algorithm, *algorithm);
             }
         }
-        let refused = token(r#"{"alg":"none","kid":"one"}"#, claims);
+        let refused = token(r#"{"alg":"none","kid":"k0"}"#, claims);
         assert!(KeyHint::scan_with(&refused, DEFAULT_MAX_TOKEN_BYTES, KeyHint::new).is_none());
         assert!(matches!(
             KeyHint::parse(&refused, DEFAULT_MAX_TOKEN_BYTES),
