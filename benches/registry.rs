@@ -10,7 +10,8 @@
 //! - `verify_rs256_64_tasks`: warm `verify` of RS256-2048 tokens from 64
 //!   tasks on a 2-worker runtime, beside the raw `ring` check of the same
 //!   signatures from 64 tasks on the same runtime (the target is at least
-//!   0.90 of the raw rate).
+//!   0.90 of the raw rate); `paired` runs both in every sample, back to
+//!   back, and reports the median of the samples' ratios.
 //! - `repeated_token`: one token verified again and again, with the
 //!   verified-token cache on and off (the target is at least 20 times the
 //!   uncached rate).
@@ -34,8 +35,8 @@ mod memory_client;
 use std::future::Future;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -175,6 +176,12 @@ struct Tally {
 
 static CRATE_TALLY: Tally = Tally::new();
 static RING_TALLY: Tally = Tally::new();
+/// The paired benchmark's tally, kept apart from the two above.
+static PAIRED_TALLY: Tally = Tally::new();
+
+/// The crate/ring rate ratio of each sample of the paired benchmark (warm-up
+/// included), in the order they were taken.
+static PAIRED_RATIOS: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 
 impl Tally {
     const fn new() -> Tally {
@@ -334,6 +341,34 @@ fn concurrent_verify(c: &mut Criterion) {
     let (n, e) = key.rsa_components();
     let (n, e): (Arc<[u8]>, Arc<[u8]>) = (n.into(), e.into());
 
+    // Each side as a function of the sample's iterations, so that the
+    // separate and the paired benchmarks run the same work.
+    let crate_side = |iters: u64, tally: &'static Tally| {
+        let (registry, rules, tokens) = (registry.clone(), rules.clone(), tokens.clone());
+        run_tasks(iters, tally, move |task, count| async move {
+            let token = &tokens[task];
+            for _ in 0..count {
+                let verified = registry.verify(black_box(token), &rules).await;
+                black_box(verified.expect("the token verifies"));
+            }
+        })
+    };
+    let ring_side = |iters: u64, tally: &'static Tally| {
+        let (raw, n, e) = (raw.clone(), n.clone(), e.clone());
+        run_tasks(iters, tally, move |task, count| async move {
+            let (input, signature) = &raw[task];
+            let public = RsaPublicKeyComponents { n: &*n, e: &*e };
+            for _ in 0..count {
+                let verified = public.verify(
+                    &RSA_PKCS1_2048_8192_SHA256,
+                    black_box(input),
+                    black_box(signature),
+                );
+                verified.expect("the signature verifies");
+            }
+        })
+    };
+
     let mut group = c.benchmark_group(CONCURRENT);
     group
         .throughput(Throughput::Elements(1))
@@ -341,32 +376,40 @@ fn concurrent_verify(c: &mut Criterion) {
         .sample_size(30)
         .measurement_time(Duration::from_secs(5));
     group.bench_function("crate", |b| {
-        b.to_async(&runtime).iter_custom(|iters| {
-            let (registry, rules, tokens) = (registry.clone(), rules.clone(), tokens.clone());
-            run_tasks(iters, &CRATE_TALLY, move |task, count| async move {
-                let token = &tokens[task];
-                for _ in 0..count {
-                    let verified = registry.verify(black_box(token), &rules).await;
-                    black_box(verified.expect("the token verifies"));
-                }
-            })
-        })
+        b.to_async(&runtime)
+            .iter_custom(|iters| crate_side(iters, &CRATE_TALLY))
     });
     group.bench_function("ring", |b| {
+        b.to_async(&runtime)
+            .iter_custom(|iters| ring_side(iters, &RING_TALLY))
+    });
+    // Both sides in every sample, back to back and in alternating order:
+    // a change in the machine's load hits both halves of a pair alike, so
+    // the median of the pairs' ratios resists it better than the ratio of
+    // two medians taken seconds apart.
+    group.bench_function("paired", |b| {
+        let mut crate_first = false;
         b.to_async(&runtime).iter_custom(|iters| {
-            let (raw, n, e) = (raw.clone(), n.clone(), e.clone());
-            run_tasks(iters, &RING_TALLY, move |task, count| async move {
-                let (input, signature) = &raw[task];
-                let public = RsaPublicKeyComponents { n: &*n, e: &*e };
-                for _ in 0..count {
-                    let verified = public.verify(
-                        &RSA_PKCS1_2048_8192_SHA256,
-                        black_box(input),
-                        black_box(signature),
-                    );
-                    verified.expect("the signature verifies");
-                }
-            })
+            crate_first = !crate_first;
+            let (crate_run, ring_run) = (
+                crate_side(iters, &PAIRED_TALLY),
+                ring_side(iters, &PAIRED_TALLY),
+            );
+            let crate_first = crate_first;
+            async move {
+                let (crate_time, ring_time) = if crate_first {
+                    let crate_time = crate_run.await;
+                    (crate_time, ring_run.await)
+                } else {
+                    let ring_time = ring_run.await;
+                    (crate_run.await, ring_time)
+                };
+                PAIRED_RATIOS
+                    .lock()
+                    .expect("no benchmark panicked holding the lock")
+                    .push(ring_time.as_secs_f64() / crate_time.as_secs_f64());
+                crate_time + ring_time
+            }
         })
     });
     group.finish();
@@ -495,6 +538,31 @@ fn criterion_directory() -> Option<PathBuf> {
     Some(target.join("criterion"))
 }
 
+/// The median, lowest and highest crate/ring ratio of the paired samples,
+/// with their count.
+fn paired_summary() -> Option<String> {
+    let mut ratios = PAIRED_RATIOS
+        .lock()
+        .expect("no benchmark panicked holding the lock")
+        .clone();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let middle = ratios.len() / 2;
+    let median = if ratios.len() % 2 == 1 {
+        ratios[middle]
+    } else {
+        (ratios[middle - 1] + ratios[middle]) / 2.0
+    };
+    Some(format!(
+        "{median:.3} (range {:.3} to {:.3} over {} pairs)",
+        ratios[0],
+        ratios[ratios.len() - 1],
+        ratios.len()
+    ))
+}
+
 /// Prints the figures the targets are stated in, from this run's medians.
 fn report_ratios(since: SystemTime) {
     let Some(results) = criterion_directory() else {
@@ -553,6 +621,10 @@ fn report_ratios(since: SystemTime) {
                 )
             },
         ),
+    );
+    show(
+        "verify 64 tasks, crate/ring, median of paired samples",
+        paired_summary(),
     );
     show(
         "repeated token, cached/uncached rate (≥ 20×)",

@@ -45,6 +45,10 @@
 //! - **Lock-free hits.** After each change the actor publishes an immutable
 //!   snapshot (issuer → keys, with deadlines). A handle that finds a fresh
 //!   key there answers at once, without the channel or a lock.
+//!   Each thread remembers the last four token headers it parsed, since
+//!   every token of one key repeats its header, and
+//!   [`KeyRegistryHandle::get_key`] reads `iss` without building a JSON
+//!   value; any token that reader is unsure of gets the full strict parse.
 //! - **Single-flight.** Concurrent requests that need one issuer's fetch
 //!   wait on the same fetch. The actor runs fetches in spawned tasks, so a
 //!   slow issuer never delays another.
@@ -91,8 +95,8 @@
 //! # Layout
 //!
 //! `token` (strict compact JWS parsing), `json` (duplicate-refusing JSON),
-//! `scan` (the allocation-free reading of `iss`, `kid` and `alg` behind
-//! `get_key`, which leaves whatever it cannot judge to `json`),
+//! `scan` (the reading of `iss` behind `get_key`, which leaves whatever it
+//! cannot judge to `json`),
 //! `algorithm` (the algorithm table), `jwk` (key import and key sets),
 //! `validation` (claim rules), `verify` (signature checks and results),
 //! `http` (the client), `discovery` (issuer and URL rules), `registry` (the

@@ -1,9 +1,10 @@
 //! A fast, conservative reader of a few top-level members of a JSON object.
 //!
 //! [`KeyHint::parse`](crate::token::KeyHint) runs on every `get_key` call,
-//! where building a `serde_json` map of the header and the claims costs
-//! more than the key lookup itself. This scanner reads the same documents
-//! without building anything, but it is deliberately incomplete: it answers
+//! where building a `serde_json` map of the claims would cost more than the
+//! key lookup itself, only to read `iss`. This scanner reads the same
+//! documents without building anything, but it is deliberately incomplete:
+//! it answers
 //! only for documents it can judge with certainty to be ones that
 //! [`json::parse_object`](crate::json::parse_object) accepts, and returns
 //! `None` for everything else, which the caller then hands to the full

@@ -20,7 +20,8 @@
 //! keys come only from the issuer's discovered key set.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -48,8 +49,14 @@ pub(crate) const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// A token's protected header, parsed strictly.
-#[derive(Clone, Debug)]
+///
+/// Cheap to clone: the parts are shared.
+#[derive(Clone)]
 pub struct Header {
+    inner: Arc<HeaderInner>,
+}
+
+struct HeaderInner {
     algorithm: Algorithm,
     key_id: Option<String>,
     media_type: Option<String>,
@@ -82,27 +89,27 @@ pub struct UnverifiedToken<'a> {
 impl Header {
     /// The signature algorithm (`alg`).
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.inner.algorithm
     }
 
     /// The key identifier (`kid`), if any.
     pub fn key_id(&self) -> Option<&str> {
-        self.key_id.as_deref()
+        self.inner.key_id.as_deref()
     }
 
     /// The media type of the whole token (`typ`), if any.
     pub fn media_type(&self) -> Option<&str> {
-        self.media_type.as_deref()
+        self.inner.media_type.as_deref()
     }
 
     /// The media type of the payload (`cty`), if any.
     pub fn content_type(&self) -> Option<&str> {
-        self.content_type.as_deref()
+        self.inner.content_type.as_deref()
     }
 
     /// Every header member as received, including those this crate ignores.
     pub fn members(&self) -> &Map<String, Value> {
-        &self.members
+        &self.inner.members
     }
 
     fn from_json(bytes: &[u8]) -> Result<Header, Error> {
@@ -161,12 +168,26 @@ impl Header {
         }
 
         Ok(Header {
-            algorithm,
-            key_id,
-            media_type,
-            content_type,
-            members,
+            inner: Arc::new(HeaderInner {
+                algorithm,
+                key_id,
+                media_type,
+                content_type,
+                members,
+            }),
         })
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("algorithm", &self.inner.algorithm)
+            .field("key_id", &self.inner.key_id)
+            .field("media_type", &self.inner.media_type)
+            .field("content_type", &self.inner.content_type)
+            .field("members", &self.inner.members)
+            .finish()
     }
 }
 
@@ -176,11 +197,24 @@ impl<'a> Jws<'a> {
     pub(crate) fn parse(token: &'a str, max_bytes: usize) -> Result<Jws<'a>, Error> {
         let (header_b64, payload_b64, signature_b64) = segments(token, max_bytes)?;
 
-        let header_bytes = decode_segment(header_b64, TokenPart::Header)?;
+        // A remembered header was accepted before, so skipping its checks
+        // leaves the order of the others' errors as it is.
+        let remembered = remembered_header(header_b64);
+        let header_bytes = match remembered {
+            Some(_) => Vec::new(),
+            None => decode_segment(header_b64, TokenPart::Header)?,
+        };
         let payload = decode_segment(payload_b64, TokenPart::Claims)?;
         let signature = decode_segment(signature_b64, TokenPart::Signature)?;
 
-        let header = Header::from_json(&header_bytes)?;
+        let header = match remembered {
+            Some(header) => header,
+            None => {
+                let header = Header::from_json(&header_bytes)?;
+                remember_header(header_b64, &header);
+                header
+            }
+        };
 
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         Ok(Jws {
@@ -228,9 +262,9 @@ impl KeyHint {
     ///
     /// `None` whenever anything is refused or unusual, and then `use_hint`
     /// is not called; otherwise `use_hint` sees exactly the hint that the
-    /// full parse gives. The claims are read by [`scan::object_members`]
-    /// and the header through [`header_hint`], which remembers the last few
-    /// headers seen on this thread.
+    /// full parse gives. The claims are read by [`scan::object_members`];
+    /// the header is parsed in full, once for each of the last few headers
+    /// seen on this thread (see [`remembered_header`]).
     pub(crate) fn scan_with<R>(
         token: &str,
         max_bytes: usize,
@@ -246,7 +280,15 @@ impl KeyHint {
         if !is_strict_base64url(signature_b64) {
             return None;
         }
-        let header = header_hint(header_b64)?;
+        let header = match remembered_header(header_b64) {
+            Some(header) => header,
+            None => {
+                let bytes = BASE64URL.decode(header_b64).ok()?;
+                let header = Header::from_json(&bytes).ok()?;
+                remember_header(header_b64, &header);
+                header
+            }
+        };
 
         let mut payload = Vec::with_capacity(payload_b64.len() / 4 * 3 + 3);
         BASE64URL.decode_vec(payload_b64, &mut payload).ok()?;
@@ -254,11 +296,7 @@ impl KeyHint {
         let Some(Member::String(issuer)) = issuer else {
             return None;
         };
-        Some(use_hint(
-            &issuer,
-            header.key_id.as_deref(),
-            header.algorithm,
-        ))
+        Some(use_hint(&issuer, header.key_id(), header.algorithm()))
     }
 
     /// The hint through the full parse of header and claims.
@@ -287,35 +325,28 @@ impl KeyHint {
         };
         Ok(KeyHint {
             issuer,
-            key_id: header.key_id,
-            algorithm: header.algorithm,
+            key_id: header.key_id().map(str::to_owned),
+            algorithm: header.algorithm(),
         })
     }
 }
 
-/// What a header says about its key, read by [`header_hint`].
-#[derive(Debug)]
-struct HeaderHint {
-    algorithm: Algorithm,
-    key_id: Option<Box<str>>,
-}
-
-/// Header segments longer than this are read each time, not remembered.
+/// Header segments longer than this are parsed each time, not remembered.
 const MAX_REMEMBERED_HEADER: usize = 512;
 
 /// How many header segments each thread remembers.
 const REMEMBERED_HEADERS: usize = 4;
 
-/// The last few header segments read on one thread, with their hints.
+/// The last few header segments parsed on one thread, with their headers.
 ///
 /// Every token signed with one key carries the same header byte for byte,
-/// so a gateway mostly reads each header once per thread instead of once
+/// so a gateway mostly parses each header once per thread instead of once
 /// per token; a few entries cover a key rotation's overlap, when tokens of
-/// the old and the new key arrive in turn. A hint is a pure function of its
-/// segment, so a remembered one is exactly what reading it again would
-/// give.
+/// the old and the new key arrive in turn. Only accepted headers are
+/// remembered, and a header is a pure function of its segment, so a
+/// remembered one is exactly what parsing it again would give.
 struct RememberedHeaders {
-    entries: [Option<(Box<str>, Rc<HeaderHint>)>; REMEMBERED_HEADERS],
+    entries: [Option<(Box<str>, Header)>; REMEMBERED_HEADERS],
     /// The entry the next new segment replaces, in turn.
     next: usize,
 }
@@ -329,50 +360,29 @@ thread_local! {
     };
 }
 
-/// The hint of a header segment under the rules of `Header::from_members`,
-/// on the accepting side only: `None` for a header the full parse refuses
-/// or the scanner does not judge.
-fn header_hint(segment: &str) -> Option<Rc<HeaderHint>> {
-    REMEMBERED.with_borrow_mut(|remembered| {
-        let known = remembered
+/// The header this thread parsed from `segment` lately, if it did.
+fn remembered_header(segment: &str) -> Option<Header> {
+    REMEMBERED.with_borrow(|remembered| {
+        remembered
             .entries
             .iter()
             .flatten()
-            .find(|(known, _)| **known == *segment);
-        if let Some((_, hint)) = known {
-            return Some(Rc::clone(hint));
-        }
-        let hint = Rc::new(read_header_hint(segment)?);
-        if segment.len() <= MAX_REMEMBERED_HEADER {
-            let next = remembered.next;
-            remembered.entries[next] = Some((segment.into(), Rc::clone(&hint)));
-            remembered.next = (next + 1) % REMEMBERED_HEADERS;
-        }
-        Some(hint)
+            .find(|(known, _)| **known == *segment)
+            .map(|(_, header)| header.clone())
     })
 }
 
-fn read_header_hint(segment: &str) -> Option<HeaderHint> {
-    let header = BASE64URL.decode(segment).ok()?;
-    let [alg, kid, typ, cty, crit, b64] =
-        scan::object_members(&header, ["alg", "kid", "typ", "cty", "crit", "b64"])?;
-    let Some(Member::String(alg)) = alg else {
-        return None;
-    };
-    let algorithm = Algorithm::from_name(&alg).ok()?;
-    let key_id = match kid {
-        None => None,
-        Some(Member::String(kid)) if kid.len() <= MAX_KEY_ID_BYTES => Some(kid.into()),
-        Some(_) => return None,
-    };
-    let is_string = |member: &Option<Member<'_>>| matches!(member, None | Some(Member::String(_)));
-    if !is_string(&typ) || !is_string(&cty) || crit.is_some() {
-        return None;
+/// Remembers `header`, parsed and accepted from `segment`, in place of the
+/// oldest entry.
+fn remember_header(segment: &str, header: &Header) {
+    if segment.len() > MAX_REMEMBERED_HEADER {
+        return;
     }
-    if !matches!(b64, None | Some(Member::True)) {
-        return None;
-    }
-    Some(HeaderHint { algorithm, key_id })
+    REMEMBERED.with_borrow_mut(|remembered| {
+        let next = remembered.next;
+        remembered.entries[next] = Some((segment.into(), header.clone()));
+        remembered.next = (next + 1) % REMEMBERED_HEADERS;
+    });
 }
 
 impl<'a> UnverifiedToken<'a> {
@@ -883,7 +893,8 @@ mod tests {
 
     /// A header remembered from one token never answers for another: tokens
     /// of more headers than are remembered, in turn, each get their own
-    /// `kid` and `alg`, and a refused header is refused after accepted ones.
+    /// `kid` and `alg` from both parses, and a refused header is refused
+    /// after accepted ones.
     #[test]
     fn remembered_headers_follow_the_token() {
         let claims = r#"{"iss":"https://a"}"#;
@@ -903,6 +914,9 @@ mod tests {
                     .expect("the scanner reads a plain token");
                 assert_eq!(&hint.key_id, kid);
                 assert_eq!(hint.algorithm, *algorithm);
+                let parsed = parse(text).expect("a plain token parses");
+                assert_eq!(parsed.key_id(), kid.as_deref());
+                assert_eq!(parsed.header().algorithm(), *algorithm);
             }
         }
         let refused = token(r#"{"alg":"none","kid":"k0"}"#, claims);
