@@ -247,7 +247,8 @@ impl KeyHint {
     /// Reads a token's key hint under exactly the rules of
     /// [`UnverifiedToken::parse_with_limit`], plus a string `iss`, but
     /// cheaper: the signature is checked for strict base64url without being
-    /// decoded, and the header and claims are read without being kept.
+    /// decoded, a remembered header is not parsed again, and the claims are
+    /// read for `iss` without being kept.
     pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<KeyHint, Error> {
         match KeyHint::scan_with(token, max_bytes, KeyHint::new) {
             Some(hint) => Ok(hint),
