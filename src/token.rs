@@ -209,11 +209,7 @@ impl<'a> Jws<'a> {
 
         let header = match remembered {
             Some(header) => header,
-            None => {
-                let header = Header::from_json(&header_bytes)?;
-                remember_header(header_b64, &header);
-                header
-            }
+            None => parse_and_remember(header_b64, &header_bytes)?,
         };
 
         let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
@@ -283,12 +279,7 @@ impl KeyHint {
         }
         let header = match remembered_header(header_b64) {
             Some(header) => header,
-            None => {
-                let bytes = BASE64URL.decode(header_b64).ok()?;
-                let header = Header::from_json(&bytes).ok()?;
-                remember_header(header_b64, &header);
-                header
-            }
+            None => parse_and_remember(header_b64, &BASE64URL.decode(header_b64).ok()?).ok()?,
         };
 
         let mut payload = Vec::with_capacity(payload_b64.len() / 4 * 3 + 3);
@@ -373,17 +364,18 @@ fn remembered_header(segment: &str) -> Option<Header> {
     })
 }
 
-/// Remembers `header`, parsed and accepted from `segment`, in place of the
-/// oldest entry.
-fn remember_header(segment: &str, header: &Header) {
-    if segment.len() > MAX_REMEMBERED_HEADER {
-        return;
+/// Parses `bytes`, decoded from `segment`, as a header and, if it is
+/// accepted, remembers it in place of the oldest entry.
+fn parse_and_remember(segment: &str, bytes: &[u8]) -> Result<Header, Error> {
+    let header = Header::from_json(bytes)?;
+    if segment.len() <= MAX_REMEMBERED_HEADER {
+        REMEMBERED.with_borrow_mut(|remembered| {
+            let next = remembered.next;
+            remembered.entries[next] = Some((segment.into(), header.clone()));
+            remembered.next = (next + 1) % REMEMBERED_HEADERS;
+        });
     }
-    REMEMBERED.with_borrow_mut(|remembered| {
-        let next = remembered.next;
-        remembered.entries[next] = Some((segment.into(), header.clone()));
-        remembered.next = (next + 1) % REMEMBERED_HEADERS;
-    });
+    Ok(header)
 }
 
 impl<'a> UnverifiedToken<'a> {

@@ -370,14 +370,13 @@ impl KeyRegistryHandle {
         kid: Option<&str>,
         alg: Option<Algorithm>,
     ) -> Result<Arc<VerifyingKey>, Error> {
-        if self.is_shut_down() {
-            return Err(Error::Shutdown);
-        }
         if let Some(key) = self.fresh_hit(issuer, kid, alg) {
             return Ok(key);
         }
 
-        // Everything else is the actor's decision.
+        // A registry that has shut down, or an issuer outside the
+        // allow-list, is answered here; everything else is the actor's
+        // decision.
         self.check_open_and_allowed(issuer)?;
         let (respond_to, response) = oneshot::channel();
         let request = Request::Key {
@@ -391,8 +390,9 @@ impl KeyRegistryHandle {
     }
 
     /// The hot path: a fresh cached key, read from the snapshot without a
-    /// lock or a message. `None` sends the caller to the actor, which also
-    /// answers for a registry that has shut down.
+    /// lock or a message. `None` when there is none, and for a registry that
+    /// has shut down, which the slow path then answers with
+    /// [`Error::Shutdown`].
     ///
     /// An issuer is published only after it passed the allow-list, so a hit
     /// needs no second check.
