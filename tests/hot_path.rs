@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use jwks_registry::{Error, KeyRegistryHandle, Validation};
+use jwks_registry::{Error, KeyRegistryHandle, TokenPart, Validation};
 
 use keys::{TestKey, jwks};
 use support::{builder_for, claims_lasting, issuer_serving, jump};
@@ -53,6 +53,60 @@ async fn repeated_token_skips_the_signature_check() {
             .await
             .is_err()
     );
+}
+
+/// `get_key` answers a cached key without parsing the token into JSON
+/// values, yet refuses on that path everything the full strict parse
+/// refuses: duplicate names in the claims (first or last the cached issuer,
+/// or deep inside), duplicate or refused header members, and the same again
+/// after the good header has been remembered.
+#[tokio::test]
+async fn hit_path_keeps_the_strict_token_rules() {
+    let key = TestKey::rsa("k1");
+    let (issuer, iss) = issuer_serving(&[&key]).await;
+    let registry = builder_for(&issuer, &iss).build().unwrap();
+    let header = r#"{"alg":"RS256","kid":"k1"}"#;
+    let good = key.sign_text("RS256", header, &format!(r#"{{"iss":"{iss}"}}"#));
+    registry.get_key(&good).await.unwrap();
+    let hits = registry.stats().hits;
+
+    let claims_refused = [
+        format!(r#"{{"iss":"https://evil.example","iss":"{iss}"}}"#),
+        format!(r#"{{"iss":"{iss}","iss":"https://evil.example"}}"#),
+        format!(r#"{{"iss":"{iss}","\u0069ss":"{iss}"}}"#),
+        format!(r#"{{"iss":"{iss}","x":[{{"r":1,"r":2}}]}}"#),
+        format!(r#"{{"iss":"{iss}","exp":1e400}}"#),
+        format!(r#"{{"iss":"{iss}"}} {{}}"#),
+    ];
+    for claims in &claims_refused {
+        let token = key.sign_text("RS256", header, claims);
+        let err = registry.get_key(&token).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::MalformedToken {
+                    part: TokenPart::Claims,
+                    ..
+                }
+            ),
+            "{claims}: {err}"
+        );
+    }
+    let claims = format!(r#"{{"iss":"{iss}"}}"#);
+    for header in [
+        r#"{"alg":"RS256","kid":"k1","alg":"RS256"}"#,
+        r#"{"alg":"none","kid":"k1"}"#,
+        r#"{"alg":"RS256","kid":"k1","crit":["exp"]}"#,
+        r#"{"alg":"RS256","kid":"k1","b64":false}"#,
+    ] {
+        let token = key.sign_text("RS256", header, &claims);
+        assert!(registry.get_key(&token).await.is_err(), "{header}");
+    }
+
+    // None of them was answered from the cache; the good token still is.
+    assert_eq!(registry.stats().hits, hits);
+    registry.get_key(&good).await.unwrap();
+    assert_eq!(registry.stats().hits, hits + 1);
 }
 
 /// A key removed by rotation stops verifying through the snapshot hit path
